@@ -1,0 +1,138 @@
+"""Benchmark: a straight Keras 3 port of the 2019 training loop against this project's training.
+
+In one process, for the same model and seed, it times (from model build to trained
+model, tracing included) each variant `--repeats` times, interleaved so that machine
+noise hits all of them alike:
+
+- port: `model.fit(x, y, validation_data=(x_test, y_test), epochs, batch_size=32)` on
+  NumPy arrays, as the 2019 code does (no gradient logging; Keras 3 cannot do it);
+- ours: `fast_fit.fit_whole_epochs` with per-layer gradient norms, gradient histograms
+  and TensorBoard logs, as `mlp_tanh.py` and `mlp_relu_deep.py` run it;
+- ours, no grad logging: the same training and TensorBoard logs without the norms.
+
+It prints a table (min and median seconds, ratio to the port, final test accuracy),
+then `speedup: N.Nx, grad-logging overhead: M%` (median port / median ours; median
+ours / median ours-without-logging - 1). With `--script` it also times
+`python mlp_relu_deep.py` from process start to its printed result.
+
+Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repeats 3
+"""
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cli  # noqa: E402
+import experiment  # noqa: E402
+
+
+def train_port(config, data):
+    """The 2019 loop on Keras 3: NumPy arrays straight into `fit`, validation every epoch."""
+    import keras
+
+    import mlp
+
+    (x_train, y_train), (x_test, y_test) = data
+    keras.utils.set_random_seed(config.seed)
+    model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+                          config.output_initializer)
+    mlp.compile_mlp(model, config.learning_rate, config.momentum)
+    history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
+                        batch_size=config.batch_size, verbose=0)
+    return history.history["val_accuracy"][-1]
+
+
+def train_ours(config, data, log_dir, grad_logging_on):
+    """The project's training, as `experiment.train_and_evaluate` runs it, without figures."""
+    import keras
+
+    import fast_fit
+    import grad_logging
+    import mlp
+    import tensorboard_logging
+
+    (x_train, y_train), (x_test, y_test) = data
+    keras.utils.set_random_seed(config.seed)
+    model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+                          config.output_initializer)
+    mlp.compile_mlp(model, config.learning_rate, config.momentum)
+    callbacks = [tensorboard_logging.EpochMetricsLogger(log_dir)]
+    if grad_logging_on:
+        callbacks.append(grad_logging.GradientNormLogger(log_dir))
+    history = fast_fit.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+                                        validation_data=(x_test, y_test), callbacks=callbacks, seed=config.seed)
+    return history.history["val_accuracy"][-1]
+
+
+def time_script(epochs):
+    """Seconds from `python mlp_relu_deep.py` starting to its result line, imports included."""
+    with tempfile.TemporaryDirectory() as workdir:
+        start = time.perf_counter()
+        process = subprocess.Popen([sys.executable, str(ROOT / "mlp_relu_deep.py"), "--epochs", str(epochs),
+                                    "--log-dir", f"{workdir}/logs", "--figure-dir", f"{workdir}/figures"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in process.stdout:
+            if line.startswith("deep_relu"):
+                seconds = time.perf_counter() - start
+                print(f"  printed: {line.strip()}")
+        process.wait()
+        return seconds
+
+
+def main(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(experiment.MODELS) + ["all"], default="deep_tanh",
+                        help="model to benchmark (default: %(default)s)")
+    parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
+    parser.add_argument("--repeats", type=cli.positive_int(), default=3, help="timed runs per variant (default: %(default)s)")
+    parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="default: %(default)s")
+    parser.add_argument("--script", action="store_true", help="also time `python mlp_relu_deep.py` end to end")
+    args = parser.parse_args(argv)
+
+    import fast_fit
+
+    import data
+
+    fast_fit.use_single_thread()  # Both variants run with the same TensorFlow threading.
+    circles = data.load_circles()
+    models = sorted(experiment.MODELS) if args.model == "all" else [args.model]
+    speedups, overheads = [], []
+    with tempfile.TemporaryDirectory() as log_root:
+        for model in models:
+            config = experiment.config_for(model, epochs=args.epochs, seed=args.seed)
+            variants = {
+                "port (model.fit on NumPy)": lambda: train_port(config, circles),
+                "ours, grad logging": lambda: train_ours(config, circles, tempfile.mkdtemp(dir=log_root), True),
+                "ours, no grad logging": lambda: train_ours(config, circles, tempfile.mkdtemp(dir=log_root), False),
+            }
+            times = {name: [] for name in variants}
+            accuracies = {}
+            for _ in range(args.repeats):
+                for name, train in variants.items():
+                    start = time.perf_counter()
+                    accuracies[name] = train()
+                    times[name].append(time.perf_counter() - start)
+            port_median = statistics.median(times["port (model.fit on NumPy)"])
+            print(f"\n{model}, {args.epochs} epochs, seed {args.seed}, {args.repeats} runs each")
+            print(f"{'variant':<28s} {'min s':>7s} {'median s':>9s} {'speedup':>8s} {'test acc':>9s}")
+            for name, seconds in times.items():
+                median = statistics.median(seconds)
+                print(f"{name:<28s} {min(seconds):7.2f} {median:9.2f} {port_median / median:7.1f}x "
+                      f"{accuracies[name]:9.3f}")
+            ours = statistics.median(times["ours, grad logging"])
+            speedups.append(port_median / ours)
+            overheads.append(ours / statistics.median(times["ours, no grad logging"]) - 1)
+    if args.script:
+        print(f"\npython mlp_relu_deep.py --epochs {args.epochs}, process start to result line: "
+              f"{time_script(args.epochs):.1f} s")
+    print(f"speedup: {min(speedups):.1f}x, grad-logging overhead: {max(overheads):.0%}")
+
+
+if __name__ == "__main__":
+    main()

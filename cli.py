@@ -1,0 +1,91 @@
+"""Command-line plumbing shared by the scripts: flag types, writable directories, exit status 2.
+
+Bad input never produces a traceback: every check here ends in one line on stderr
+and exit status 2, before anything is written.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are a single line and exit status 2."""
+
+    def error(self, message):
+        fail(f"{self.prog}: {message}")
+
+
+def fail(message):
+    """Prints `error: message` on stderr and exits with status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _number(convert, minimum, strict, kind):
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if value < minimum or (strict and value == minimum):
+            relation = ">" if strict else ">="
+            raise argparse.ArgumentTypeError(f"must be {relation} {minimum}, got {text}")
+        return value
+
+    return parse
+
+
+def positive_int(minimum=1):
+    """Flag type: an integer of at least `minimum` (1 by default)."""
+    return _number(int, minimum, False, "an integer")
+
+
+non_negative_int = _number(int, 0, False, "an integer")
+positive_float = _number(float, 0.0, True, "a number")
+non_negative_float = _number(float, 0.0, False, "a number")
+
+
+def fraction(text):
+    """Flag type: a number in [0, 1)."""
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be < 1, got {text}")
+    return value
+
+
+def writable_dir(path):
+    """Creates `path` if needed and checks a file can be written in it.
+
+    Returns:
+        The directory as a `Path`; exits with status 2 if it cannot be written.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        fail(f"cannot write to directory {str(path)!r}: {error.strerror or error}")
+    return path
+
+
+def parse_args(parser, argv=None):
+    """Parses `argv`, turning argparse errors into one line and exit status 2."""
+    if not isinstance(parser, ArgumentParser):
+        parser.error = lambda message: fail(f"{parser.prog}: {message}")
+    return parser.parse_args(argv)
+
+
+def atomic_write_text(path, text):
+    """Writes `text` to `path` through a temporary file, so readers never see half a file."""
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        handle.write(text)
+        temporary = handle.name
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,34 @@
+"""Compare saved runs: the three models side by side on shared axes.
+
+Reads every `logs/*/result.json`, takes the latest completed run of each model, and
+draws `figures/comparison.png`: the mean gradient norm of every layer per epoch (top)
+and test accuracy per epoch (bottom). It trains nothing, so it can be run at any time
+on earlier runs; `python run_all.py` trains the three models first, then calls it.
+
+Run:  python compare.py [--log-dir logs] [--figure-dir figures]
+"""
+
+import cli
+import results
+
+
+def main(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--log-dir", default="logs", help="where the runs are (default: %(default)s)")
+    parser.add_argument("--figure-dir", default="figures", help="where comparison.png goes (default: %(default)s)")
+    args = parser.parse_args(argv)
+    latest = results.latest_per_model(results.load_results(args.log_dir))
+    if not latest:
+        cli.fail(f"no completed runs under {args.log_dir!r}; run `python run_all.py` first")
+    figure_dir = cli.writable_dir(args.figure_dir)
+
+    import plots  # Imported after the checks: matplotlib is slow to import.
+
+    for name, result in latest.items():
+        accuracy = f"Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}"
+        print(f"{name:<13s} {accuracy}  (run {result['run_name']}, seed {result['seed']})")
+    print(f"wrote {plots.save_comparison(latest, figure_dir / 'comparison.png')}")
+
+
+if __name__ == "__main__":
+    main()

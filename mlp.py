@@ -1,0 +1,72 @@
+"""The multilayer perceptron of the experiment, built from one line of sizes.
+
+`build_mlp(num_hidden_layers=5, width=5, activation="tanh", initializer="uniform_0_1")`
+gives 2 inputs -> 5 x Dense(5, tanh) -> Dense(1, sigmoid). Layers are named
+`hidden_1` ... `hidden_N` and `output`, so "the first hidden layer" means the same
+thing in every tag, plot and table.
+"""
+
+import keras
+from keras import layers
+
+# The reference experiment initialises tanh nets with U(0, 1): all-positive weights
+# push every unit towards saturation, which is what makes the deep tanh net fail.
+CUSTOM_INITIALIZERS = {"uniform_0_1": lambda: keras.initializers.RandomUniform(minval=0.0, maxval=1.0)}
+
+
+def get_initializer(name):
+    """Returns a Keras initializer for `name` (`uniform_0_1` or any Keras initializer name).
+
+    Raises:
+        ValueError: the name is unknown.
+    """
+    if name in CUSTOM_INITIALIZERS:
+        return CUSTOM_INITIALIZERS[name]()
+    try:
+        return keras.initializers.get(name)
+    except (ValueError, TypeError):
+        raise ValueError(f"unknown initializer {name!r}; try uniform_0_1, he_uniform, glorot_uniform, ...") from None
+
+
+def check_activation(name):
+    """Raises ValueError unless `name` is a Keras activation."""
+    try:
+        keras.activations.get(name)
+    except (ValueError, TypeError):
+        raise ValueError(f"unknown activation {name!r}; try tanh, relu, sigmoid, ...") from None
+
+
+def build_mlp(num_hidden_layers, width, activation, initializer, output_initializer="glorot_uniform", num_inputs=2):
+    """Builds the binary classifier MLP.
+
+    Args:
+        num_hidden_layers: number of hidden `Dense` layers.
+        width: units per hidden layer.
+        activation: Keras activation name of the hidden layers.
+        initializer: kernel initializer name of the hidden layers.
+        output_initializer: kernel initializer name of the sigmoid output layer.
+        num_inputs: input features.
+
+    Returns:
+        An uncompiled `keras.Sequential`.
+    """
+    check_activation(activation)
+    model = keras.Sequential([keras.Input(shape=(num_inputs,))], name="mlp")
+    for index in range(1, num_hidden_layers + 1):
+        model.add(layers.Dense(width, activation=activation, kernel_initializer=get_initializer(initializer),
+                               name=f"hidden_{index}"))
+    model.add(layers.Dense(1, activation="sigmoid", kernel_initializer=get_initializer(output_initializer),
+                           name="output"))
+    return model
+
+
+def compile_mlp(model, learning_rate=0.01, momentum=0.9, optimizer="sgd"):
+    """Compiles with binary cross-entropy and accuracy; `optimizer` is `sgd` (with momentum) or `adam`."""
+    if optimizer == "sgd":
+        chosen = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    elif optimizer == "adam":
+        chosen = keras.optimizers.Adam(learning_rate=learning_rate)
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}; use sgd or adam")
+    model.compile(optimizer=chosen, loss="binary_crossentropy", metrics=["accuracy"])
+    return model

@@ -1,0 +1,116 @@
+"""Reference checks: logged gradient norms equal norms computed independently with GradientTape."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+import data
+import fast_fit
+import grad_logging
+import mlp
+
+LEARNING_RATE, MOMENTUM = 0.01, 0.9
+
+
+def tape_layer_norms(model, x, y):
+    """Per-layer (kernel, bias, total) gradient norms of the mean BCE loss, from a fresh GradientTape."""
+    with tf.GradientTape() as tape:
+        loss = keras.losses.BinaryCrossentropy()(y.reshape(-1, 1), model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    by_path = {variable.path: grad.numpy() for variable, grad in zip(model.trainable_variables, grads)}
+    norms = []
+    for layer in grad_logging.trainable_layers(model):
+        parts = {variable.name: by_path[variable.path] for variable in layer.trainable_weights}
+        total = np.sqrt(sum(np.sum(grad.astype(np.float64) ** 2) for grad in parts.values()))
+        kernel = np.linalg.norm(parts["kernel"]) if "kernel" in parts else 0.0
+        bias = np.linalg.norm(parts["bias"]) if "bias" in parts else 0.0
+        norms.append((kernel, bias, total))
+    return np.array(norms), [by_path[variable.path] for variable in model.trainable_variables]
+
+
+def logged_norms(history, keys, epoch, stat="mean"):
+    """The History's (kernel, bias, total) norms of every layer at one epoch."""
+    columns = (f"kernel_{stat}", f"bias_{stat}", stat)
+    return np.array([[history[grad_logging.history_key(key, column)][epoch] for column in columns] for key in keys])
+
+
+def sgd_momentum_step(weights, velocities, grads):
+    """Keras SGD with momentum: v = m * v - lr * g; w = w + v."""
+    for index, grad in enumerate(grads):
+        velocities[index] = MOMENTUM * velocities[index] - LEARNING_RATE * grad
+        weights[index] = weights[index] + velocities[index]
+
+
+def test_fast_fit_norms_match_tape_over_two_epochs():
+    (x, y), _ = data.load_circles(num_samples=128)
+    keras.utils.set_random_seed(3)
+    model = mlp.compile_mlp(mlp.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1"), LEARNING_RATE, MOMENTUM)
+    reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    logger = grad_logging.GradientNormLogger()
+    # One full batch per epoch: shuffling the order does not change the gradient.
+    history = fast_fit.fit_whole_epochs(model, x, y, epochs=2, batch_size=len(x), callbacks=[logger]).history
+    keys = grad_logging.layer_keys(model)
+    assert keys == ["01_hidden_1", "02_hidden_2", "03_hidden_3", "04_hidden_4", "05_hidden_5", "06_output"]
+
+    weights = [variable.numpy() for variable in reference.trainable_variables]
+    velocities = [np.zeros_like(weight) for weight in weights]
+    for epoch in range(2):
+        for variable, weight in zip(reference.trainable_variables, weights):
+            variable.assign(weight)
+        expected, grads = tape_layer_norms(reference, x, y)
+        for stat in ("mean", "max"):  # One step per epoch: mean and max are that step's norm.
+            np.testing.assert_allclose(logged_norms(history, keys, epoch, stat), expected, rtol=1e-5, atol=1e-9)
+        sgd_momentum_step(weights, velocities, grads)
+
+
+def test_mean_and_max_over_several_steps():
+    (x, y), _ = data.load_circles(num_samples=96)
+    keras.utils.set_random_seed(4)
+    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "relu", "he_uniform"), learning_rate=0.0, momentum=0.0)
+    model.optimizer.learning_rate.assign(0.0)  # Frozen weights: every step's gradient is known in advance.
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+                        callbacks=[grad_logging.GradientNormLogger()]).history
+    per_batch = np.array([tape_layer_norms(model, x[start:start + 16], y[start:start + 16])[0]
+                          for start in range(0, len(x), 16)])
+    keys = grad_logging.layer_keys(model)
+    np.testing.assert_allclose(logged_norms(history, keys, 0, "mean"), per_batch.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(logged_norms(history, keys, 0, "max"), per_batch.max(axis=0), rtol=1e-5)
+
+
+def test_any_keras_model_functional_nested_and_without_bias():
+    keras.utils.set_random_seed(5)
+    block = keras.Sequential([layers.Dense(4, activation="tanh", name="inner_a"),
+                              layers.Dense(3, use_bias=False, name="inner_no_bias")], name="block")
+    inputs = keras.Input((2,))
+    hidden = layers.BatchNormalization(name="norm")(layers.Dense(6, activation="relu", name="first")(inputs))
+    outputs = layers.Dense(1, activation="sigmoid", name="last")(block(hidden))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="binary_crossentropy")
+    (x, y), _ = data.load_circles(num_samples=64)
+    expected, _ = tape_layer_norms(model, x, y)
+    history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0,
+                        callbacks=[grad_logging.GradientNormLogger()]).history
+    keys = grad_logging.layer_keys(model)
+    assert keys == ["01_first", "02_norm", "03_inner_a", "04_inner_no_bias", "05_last"]
+    np.testing.assert_allclose(logged_norms(history, keys, 0), expected, rtol=1e-5, atol=1e-9)
+    assert history["grad_norm/04_inner_no_bias/bias_mean"] == [0.0]
+    assert history["grad_norm/02_norm/mean"][0] > 0  # BatchNorm's gamma and beta count in the total.
+
+
+def test_per_step_norms_reach_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (x, y), _ = data.load_circles(num_samples=128)  # 64 training points, 4 batches
+    keras.utils.set_random_seed(6)
+    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform"))
+    logger = grad_logging.GradientNormLogger(tmp_path, per_step=True)
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger]).history
+    events = EventAccumulator(str(tmp_path / "train"), size_guidance={"scalars": 0}).Reload()
+    for key in logger.tracker.keys:
+        steps = events.Scalars(f"grad_norm_step/{key}")
+        assert [event.step for event in steps] == list(range(1, 9))  # 2 epochs x 4 batches.
+        for epoch in range(2):
+            epoch_mean = np.mean([event.value for event in steps[epoch * 4:(epoch + 1) * 4]])
+            np.testing.assert_allclose(epoch_mean, history[f"grad_norm/{key}/mean"][epoch], rtol=1e-6)

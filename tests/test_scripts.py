@@ -1,0 +1,121 @@
+"""Smoke runs of the real scripts in a temporary directory: exit status, output, figures, JSON, events."""
+
+import json
+import re
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import run_script
+
+RESULT_LINE = re.compile(r"^(\w+)\s+Train: (0\.\d{3}|1\.000), Test: (0\.\d{3}|1\.000)  \((\d+\.\d) s\)$", re.M)
+EPOCHS = 4
+
+
+def read_events(run_dir):
+    """Loads a TensorBoard run directory with TensorBoard's own event reader."""
+    return EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0}).Reload()
+
+
+@pytest.fixture(scope="module")
+def tanh_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tanh")
+    process = run_script("mlp_tanh.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs",
+                         "--figure-dir", workdir / "figures")
+    return workdir, process
+
+
+@pytest.fixture(scope="module")
+def relu_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("relu")
+    process = run_script("mlp_relu_deep.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs",
+                         "--figure-dir", workdir / "figures")
+    return workdir, process
+
+
+def test_tanh_script_prints_one_line_per_model(tanh_run):
+    _, process = tanh_run
+    assert process.returncode == 0, process.stderr
+    assert [match[0] for match in RESULT_LINE.findall(process.stdout)] == ["shallow_tanh", "deep_tanh"]
+    assert "Traceback" not in process.stderr
+
+
+def test_relu_script_prints_its_line(relu_run):
+    _, process = relu_run
+    assert process.returncode == 0, process.stderr
+    assert [match[0] for match in RESULT_LINE.findall(process.stdout)] == ["deep_relu"]
+
+
+@pytest.mark.parametrize("model", ["shallow_tanh", "deep_tanh"])
+def test_figures_written(tanh_run, model):
+    workdir, _ = tanh_run
+    for kind in ("learning_curves", "grad_norms"):
+        assert (workdir / "figures" / f"{model}_{kind}.png").stat().st_size > 10_000
+
+
+def test_result_json(tanh_run):
+    workdir, process = tanh_run
+    result = json.loads((workdir / "logs" / "deep_tanh" / "result.json").read_text())
+    assert result["status"] == "completed"
+    assert result["config"]["num_hidden_layers"] == 5 and result["config"]["epochs"] == EPOCHS
+    assert result["seed"] == 0 and result["epochs_completed"] == EPOCHS
+    assert result["layer_keys"] == [f"0{i}_hidden_{i}" for i in range(1, 6)] + ["06_output"]
+    history = result["history"]
+    for key in ["loss", "accuracy", "val_loss", "val_accuracy", "grad_norm/01_hidden_1/mean",
+                "grad_norm/06_output/max", "grad_norm/03_hidden_3/kernel_mean", "grad_norm/03_hidden_3/bias_max"]:
+        assert len(history[key]) == EPOCHS, key
+    assert history["val_accuracy"][-1] == pytest.approx(result["test_accuracy"], abs=1e-6)
+    assert result["wall_time_seconds"] > 0
+    assert result["versions"]["tensorflow"].startswith("2.")
+    printed = dict((name, float(test)) for name, _, test, _ in RESULT_LINE.findall(process.stdout))
+    assert printed["deep_tanh"] == pytest.approx(result["test_accuracy"], abs=5e-4)
+
+
+def test_tensorboard_scalars_and_histograms(relu_run):
+    workdir, _ = relu_run
+    run_dir = workdir / "logs" / "deep_relu"
+    train = read_events(run_dir / "train")
+    tags = train.Tags()
+    keys = [f"0{i}_hidden_{i}" for i in range(1, 6)] + ["06_output"]
+    for key in keys:
+        for stat in ("mean", "max", "kernel_mean", "bias_mean"):
+            scalars = train.Scalars(f"grad_norm/{key}/{stat}")
+            assert [event.step for event in scalars] == list(range(EPOCHS))
+            assert all(event.value > 0 for event in scalars)
+        for variable in ("kernel", "bias"):
+            assert len(train.Histograms(f"gradients/{key}/{variable}")) == EPOCHS
+    assert "epoch_loss" in tags["scalars"] and "epoch_accuracy" in tags["scalars"]
+    validation = read_events(run_dir / "validation")
+    assert len(validation.Scalars("epoch_accuracy")) == EPOCHS
+    # The History and TensorBoard hold the same numbers.
+    result = json.loads((run_dir / "result.json").read_text())
+    logged = [event.value for event in train.Scalars("grad_norm/01_hidden_1/mean")]
+    assert logged == pytest.approx(result["history"]["grad_norm/01_hidden_1/mean"], rel=1e-6)
+
+
+def test_runs_never_overwrite_each_other(tmp_path):
+    args = ["--model", "shallow", "--epochs", 2, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
+    for _ in range(2):
+        assert run_script("mlp_tanh.py", *args).returncode == 0
+    assert sorted(path.name for path in (tmp_path / "logs").iterdir()) == ["shallow_tanh", "shallow_tanh-2"]
+    assert run_script("mlp_tanh.py", *args, "--overwrite").returncode == 0
+    assert sorted(path.name for path in (tmp_path / "logs").iterdir()) == ["shallow_tanh", "shallow_tanh-2"]
+
+
+def test_compare_reads_saved_results(tanh_run, relu_run, tmp_path):
+    # Gather both smoke runs in one log directory, as after `python run_all.py`.
+    import shutil
+
+    for workdir, _ in (tanh_run, relu_run):
+        for run_dir in (workdir / "logs").iterdir():
+            shutil.copytree(run_dir, tmp_path / "logs" / run_dir.name)
+    process = run_script("compare.py", "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
+    assert process.returncode == 0, process.stderr
+    assert {line.split()[0] for line in process.stdout.splitlines()[:3]} == {"shallow_tanh", "deep_tanh", "deep_relu"}
+    assert (tmp_path / "figures" / "comparison.png").stat().st_size > 30_000
+
+
+def test_compare_without_runs_fails_cleanly(tmp_path):
+    process = run_script("compare.py", "--log-dir", tmp_path / "nothing", "--figure-dir", tmp_path / "figures")
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: no completed runs") and len(process.stderr.splitlines()) == 1
