@@ -18,6 +18,34 @@ class ArgumentParser(argparse.ArgumentParser):
         fail(f"{self.prog}: {message}")
 
 
+def start_tensorflow():
+    """Imports TensorFlow and Keras and starts the runtime on one thread, with stderr muted.
+
+    One thread: for these tiny models, handing ops between threads costs more than it
+    saves, and parallel sweeps run one process per core. Muted stderr hides the C++
+    start-up chatter (CUDA not found, oneDNN notes) that TensorFlow prints before it
+    reads TF_CPP_MIN_LOG_LEVEL. A failed import still raises with its traceback.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.list_logical_devices()  # Starts the runtime now, while stderr is muted.
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def fail(message):
     """Prints `error: message` on stderr and exits with status 2."""
     print(f"error: {message}", file=sys.stderr)

@@ -6,7 +6,6 @@ presets they run; everything they share lives here.
 
 import dataclasses
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -15,8 +14,6 @@ from pathlib import Path
 import cli
 import data
 import results
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TensorFlow's C++ start-up chatter.
 
 # The three models of the reference experiment. Flags override any field.
 MODELS = {
@@ -91,7 +88,8 @@ def configs_from_args(args, models):
     overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(Config)
                  if field.name != "model" and getattr(args, field.name, None) is not None}
     configs = [config_for(model, **overrides) for model in models]
-    import mlp  # Imported late: TensorFlow's import is slow and not needed for --help.
+    cli.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
+    import mlp
 
     for config in configs:
         try:
@@ -131,6 +129,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         The result dict that was saved as `<run dir>/result.json`; its `status` is
         `completed`, `nan_loss` or `interrupted`.
     """
+    cli.start_tensorflow()
     import keras
 
     import fast_fit
@@ -139,7 +138,6 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     import plots
     import tensorboard_logging
 
-    fast_fit.use_single_thread()
     run_dir = new_run_dir(log_dir, run_name or config.model, overwrite)
     keras.utils.set_random_seed(config.seed)
     (x_train, y_train), (x_test, y_test) = data.load_circles(config.num_samples, config.noise, config.data_seed)

@@ -17,18 +17,6 @@ import keras
 import tensorflow as tf
 
 
-def use_single_thread():
-    """Runs TensorFlow ops on one thread: for tiny models, thread hand-offs cost more than they save.
-
-    Must run before TensorFlow executes its first op; later calls are ignored.
-    """
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # TensorFlow is already initialised; keep its settings.
-
-
 def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, callbacks=None, seed=0, verbose=0):
     """Trains like `model.fit(x, y, batch_size, epochs, shuffle=True, validation_data)`, one call per epoch.
 

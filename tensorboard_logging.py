@@ -40,7 +40,11 @@ class EventWriter:
 
     def _write(self, step, wall_time, scalars, histograms):
         values = [summary_pb2.Summary.Value(tag=tag, simple_value=value) for tag, value in scalars.items()]
-        values += [summary_pb2.Summary.Value(tag=tag, histo=histogram_proto(data)) for tag, data in histograms.items()]
+        for tag, data in histograms.items():
+            data = np.asarray(data, dtype=np.float64).ravel()
+            data = data[np.isfinite(data)]  # After a NaN loss there may be nothing left to draw.
+            if data.size:
+                values.append(summary_pb2.Summary.Value(tag=tag, histo=histogram_proto(data)))
         event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary_pb2.Summary(value=values))
         self._records.write(event.SerializeToString())
 
@@ -59,7 +63,7 @@ class EventWriter:
 
 
 def histogram_proto(data, bucket_count=30):
-    """Returns a TensorBoard `HistogramProto` of `data` with equal-width buckets."""
+    """Returns a TensorBoard `HistogramProto` of finite, non-empty `data` with equal-width buckets."""
     data = np.asarray(data, dtype=np.float64).ravel()
     low, high = float(data.min()), float(data.max())
     if low == high:

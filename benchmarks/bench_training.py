@@ -95,11 +95,9 @@ def main(argv=None):
     parser.add_argument("--script", action="store_true", help="also time `python mlp_relu_deep.py` end to end")
     args = parser.parse_args(argv)
 
-    import fast_fit
-
     import data
 
-    fast_fit.use_single_thread()  # Both variants run with the same TensorFlow threading.
+    cli.start_tensorflow()  # Both variants run with the same TensorFlow threading: one thread.
     circles = data.load_circles()
     models = sorted(experiment.MODELS) if args.model == "all" else [args.model]
     speedups, overheads = [], []

@@ -1,0 +1,87 @@
+"""Seed determinism, bad input (exit status 2, one line), NaN loss and Ctrl-C."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import experiment
+from conftest import ROOT, run_script
+
+
+def short_run(tmp_path, seed, name):
+    config = experiment.config_for("deep_tanh", epochs=3, seed=seed)
+    return experiment.train_and_evaluate(config, tmp_path / "logs", tmp_path / "figures", run_name=name)
+
+
+def test_same_seed_gives_identical_numbers(tmp_path):
+    first, second = short_run(tmp_path, 7, "a"), short_run(tmp_path, 7, "b")
+    assert first["history"] == second["history"]  # Accuracies, losses and every gradient norm.
+    assert first["test_accuracy"] == second["test_accuracy"]
+    other = short_run(tmp_path, 8, "c")
+    assert other["history"]["grad_norm/01_hidden_1/mean"] != first["history"]["grad_norm/01_hidden_1/mean"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs: must be >= 1"),
+    (["--batch-size", "-3"], "--batch-size: must be >= 1"),
+    (["--width", "0"], "--width: must be >= 1"),
+    (["--depth", "zero"], "--depth: expected an integer"),
+    (["--learning-rate", "nan"], "--learning-rate: expected a finite number"),
+    (["--momentum", "1.5"], "--momentum: must be < 1"),
+    (["--model", "medium"], "--model: invalid choice"),
+    (["--activation", "tanhh"], "unknown activation 'tanhh'"),
+    (["--initializer", "he_uniformm"], "unknown initializer 'he_uniformm'"),
+])
+def test_bad_flags_exit_2_with_one_line(tmp_path, args, message):
+    process = run_script("mlp_tanh.py", *args, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: ") and message in process.stderr
+    assert len(process.stderr.strip().splitlines()) == 1, process.stderr
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "figures").exists()
+
+
+def test_unwritable_log_dir_exit_2(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    process = run_script("mlp_relu_deep.py", "--log-dir", blocker / "logs", "--figure-dir", tmp_path / "figures")
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: cannot write to directory") and "Traceback" not in process.stderr
+    assert blocker.read_text() == "not a directory"
+
+
+def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
+    process = run_script("mlp_relu_deep.py", "--epochs", "50", "--learning-rate", "1e6",
+                         "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
+    assert process.returncode == 1
+    assert "loss became NaN or Inf" in process.stdout and "Traceback" not in process.stderr
+    result = json.loads((tmp_path / "logs" / "deep_relu" / "result.json").read_text())
+    assert result["status"] == "nan_loss" and 1 <= result["epochs_completed"] < 50
+    assert np.isnan(result["history"]["loss"][-1])
+    events = EventAccumulator(str(tmp_path / "logs" / "deep_relu" / "train")).Reload()
+    assert "epoch_loss" in events.Tags()["scalars"]
+
+
+def test_ctrl_c_leaves_readable_partial_result(tmp_path):
+    run_dir = tmp_path / "logs" / "deep_tanh"
+    process = subprocess.Popen([sys.executable, str(ROOT / "mlp_tanh.py"), "--model", "deep", "--epochs", "100000",
+                                "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(run_dir.glob("train/events*")) and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # A few hundred epochs.
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "interrupted" and result["epochs_completed"] > 10
+    assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == result["epochs_completed"]
+    events = EventAccumulator(str(run_dir / "train"), size_guidance={"scalars": 0}).Reload()
+    assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= result["epochs_completed"] - 1
