@@ -50,6 +50,13 @@ class Config:
     grad_logging: bool = True
     per_step: bool = False  # Also log every optimizer step's gradient norms.
     histogram_freq: int = 1  # Gradient histograms every N epochs; 0 turns them off.
+    weight_logging: bool = False  # Also log each layer's weight L1 norm and change per epoch.
+
+
+# What TensorBoard's HParams dashboard shows of every run, to filter and compare sweeps.
+HPARAMS = ("model", "num_hidden_layers", "width", "activation", "initializer", "optimizer", "learning_rate",
+           "batch_size", "epochs", "seed")
+FINAL_METRICS = ("train_accuracy", "test_accuracy")
 
 
 def config_for(model, **overrides):
@@ -121,7 +128,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     Args:
         config: the run's `Config`.
         log_dir: parent of the run directory `log_dir/<run name>/`.
-        figure_dir: where the run's learning-curve and gradient-norm figures go.
+        figure_dir: where the run's learning-curve and gradient-norm figures go; None for none.
         run_name: run directory name; defaults to the model name.
         overwrite: replace an existing run directory of that name instead of numbering.
 
@@ -132,6 +139,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     cli.start_tensorflow()
     import keras
 
+    import diagnostics
     import fast_fit
     import grad_logging
     import mlp
@@ -148,6 +156,8 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     loggers = [tensorboard_logging.EpochMetricsLogger(run_dir)]
     if config.grad_logging:
         loggers.append(grad_logging.GradientNormLogger(run_dir, config.per_step, config.histogram_freq))
+    if config.weight_logging:
+        loggers.insert(0, diagnostics.WeightNormLogger())
     callbacks = [keras.callbacks.TerminateOnNaN(), *loggers]
 
     start = time.perf_counter()
@@ -159,7 +169,8 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         status = "interrupted"
     finally:
         for logger in loggers:  # Flush what was logged, even after Ctrl-C.
-            logger.close()
+            if hasattr(logger, "close"):
+                logger.close()
     wall_time = time.perf_counter() - start
 
     history = {key: [float(value) for value in values] for key, values in model.history.history.items()}
@@ -180,7 +191,9 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         result["train_accuracy"] = _accuracy(model, x_train, y_train)
         result["test_accuracy"] = _accuracy(model, x_test, y_test)
     results.save_result(run_dir, result)
-    if history.get("loss"):
+    hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
+    tensorboard_logging.write_hparams(run_dir, hparams, {name: result[name] for name in FINAL_METRICS if name in result})
+    if history.get("loss") and figure_dir is not None:
         prefix = Path(figure_dir) / (run_name or config.model)
         plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
         if config.grad_logging:

@@ -102,3 +102,138 @@ def save_comparison(results_by_model, path):
     figure.suptitle("Vanishing gradients: mean gradient norm of every layer per epoch, and test accuracy")
     figure.tight_layout()
     return _save(figure, path)
+
+
+def plot_median_band(ax, curves, color, label):
+    """Draws the median over runs of per-epoch curves with an interquartile band."""
+    curves = np.asarray(curves, dtype=float)
+    epochs = np.arange(1, curves.shape[1] + 1)
+    low, median, high = np.nanpercentile(curves, [25, 50, 75], axis=0)
+    ax.plot(epochs, median, color=color, label=label)
+    ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def save_multiseed(results, path, success=0.75):
+    """Accuracy of every seed per model, and the median gradient norm per layer with its IQR band."""
+    by_model = {}
+    for result in results:
+        if result["status"] == "completed":
+            by_model.setdefault(result["config"]["model"], []).append(result)
+    names = [name for name in MODEL_TITLES if name in by_model]
+    figure, axes = plt.subplots(1, 1 + len(names), figsize=(4.4 * (1 + len(names)), 4.6))
+    strip = axes[0]
+    rng = np.random.default_rng(0)  # Jitter only, so points do not hide each other.
+    for index, name in enumerate(names):
+        accuracies = [result["test_accuracy"] for result in by_model[name]]
+        strip.scatter(index + rng.uniform(-0.15, 0.15, len(accuracies)), accuracies, s=16, alpha=0.7)
+        strip.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
+    strip.axhline(success, color="gray", linestyle="--", linewidth=1, label=f"success >= {success}")
+    strip.set_xticks(range(len(names)), [name.replace("_", "\n") for name in names])
+    strip.set(ylabel="final test accuracy", ylim=(0.3, 1.0),
+              title=f"every seed (n = {len(by_model[names[0]])}), bar = median")
+    strip.legend(loc="lower right", fontsize=8)
+    for ax, name in zip(axes[1:], names):
+        keys = by_model[name][0]["layer_keys"]
+        for key, color in zip(keys, layer_colors(len(keys))):
+            plot_median_band(ax, [result["history"][f"grad_norm/{key}/mean"] for result in by_model[name]], color, key)
+        ax.set(yscale="log", xlabel="epoch", title=MODEL_TITLES[name])
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, title="layer, median and IQR", title_fontsize=7)
+    axes[1].set_ylabel("gradient L2 norm (epoch mean)")
+    shared = [ax.get_ylim() for ax in axes[1:]]
+    for ax in axes[1:]:
+        ax.set_ylim(min(low for low, _ in shared), max(high for _, high in shared))
+    figure.suptitle("Three models over many seeds: outcome and gradient flow")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _cells(results):
+    """Groups completed runs by (configuration, variant, depth); variant is width or optimizer."""
+    cells = {}
+    for result in results:
+        if result["status"] == "completed":
+            config = result["config"]
+            variant = f"width {config['width']}, {config['optimizer']}"
+            cells.setdefault((config["model"], variant, config["num_hidden_layers"]), []).append(result)
+    return cells
+
+
+def _first_layer_norm(result, epoch):
+    return result["history"][f"grad_norm/{result['layer_keys'][0]}/mean"][epoch]
+
+
+def _success_rate(members, success=0.75):
+    return float(np.mean([result["test_accuracy"] >= success for result in members]))
+
+
+def save_study(name, results, path):
+    """The figure of one extension study (see `studies.py`)."""
+    cells = _cells(results)
+    configurations = list(dict.fromkeys(key[0] for key in cells))
+    variants = list(dict.fromkeys(key[1] for key in cells))
+    depths = sorted({key[2] for key in cells})
+    lines = [(configuration, variant) for configuration in configurations for variant in variants
+             if any((configuration, variant, depth) in cells for depth in depths)]
+    colors = dict(zip(lines, plt.cm.tab10(np.arange(len(lines)) % 10)))
+    label = {line: line[0] if len(variants) == 1 else f"{line[0]} ({line[1]})" for line in lines}
+
+    if name == "weights":
+        return _save_weight_study(cells, label, path)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    if name in ("depth", "width") or len(depths) > 2:
+        # Trainability map: success rate per line and depth.
+        grid = np.full((len(lines), len(depths)), np.nan)
+        for row, line in enumerate(lines):
+            for column, depth in enumerate(depths):
+                if line + (depth,) in cells:
+                    grid[row, column] = _success_rate(cells[line + (depth,)])
+        image = left.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+        for (row, column), value in np.ndenumerate(grid):
+            if not np.isnan(value):
+                left.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=8)
+        left.set_xticks(range(len(depths)), depths)
+        left.set_yticks(range(len(lines)), [label[line] for line in lines])
+        left.set(xlabel="hidden layers", title="success rate (test accuracy >= 0.75)")
+        figure.colorbar(image, ax=left, fraction=0.03)
+    else:
+        # Accuracy of every seed per cell.
+        positions = [(line, depth) for line in lines for depth in depths if line + (depth,) in cells]
+        rng = np.random.default_rng(0)  # Jitter only.
+        for index, (line, depth) in enumerate(positions):
+            accuracies = [result["test_accuracy"] for result in cells[line + (depth,)]]
+            left.scatter(index + rng.uniform(-0.15, 0.15, len(accuracies)), accuracies, s=14, color=colors[line])
+            left.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
+        left.set_xticks(range(len(positions)), [f"{label[line]}\ndepth {depth}" for line, depth in positions],
+                        fontsize=7, rotation=30, ha="right")
+        left.axhline(0.75, color="gray", linestyle="--", linewidth=1)
+        left.set(ylabel="final test accuracy", ylim=(0.3, 1.0), title="every seed, bar = median")
+    for line in lines:
+        present = [depth for depth in depths if line + (depth,) in cells]
+        for epoch, style, when in [(0, "--", "epoch 1"), (-1, "-", "end")]:
+            medians = [np.median([_first_layer_norm(result, epoch) for result in cells[line + (depth,)]])
+                       for depth in present]
+            right.plot(present, medians, style, marker="o", markersize=3, color=colors[line],
+                       label=f"{label[line]}, {when}")
+    right.set(yscale="log", xlabel="hidden layers", ylabel="first hidden layer gradient norm (median over seeds)",
+              title="gradient reaching the first layer")
+    right.grid(alpha=0.3, which="both")
+    right.legend(fontsize=7, ncol=2)
+    figure.suptitle(f"Study: {name}")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _save_weight_study(cells, label, path):
+    figure, axes = plt.subplots(1, len(cells), figsize=(5.5 * len(cells), 4.5), sharey=True, squeeze=False)
+    for ax, (cell, members) in zip(axes[0], cells.items()):
+        keys = members[0]["layer_keys"]
+        for key, color in zip(keys, layer_colors(len(keys))):
+            plot_median_band(ax, [result["history"][f"weight_change_l1/{key}"] for result in members], color, key)
+        ax.set(yscale="log", xlabel="epoch", title=f"{label[cell[:2]]}, depth {cell[2]} (n = {len(members)})")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, title="layer, median and IQR", title_fontsize=7)
+    axes[0, 0].set_ylabel("L1 distance of the weights from their initial values")
+    figure.suptitle("Study: weights - how far each layer moves during training")
+    figure.tight_layout()
+    return _save(figure, path)

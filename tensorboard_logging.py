@@ -38,6 +38,14 @@ class EventWriter:
         self._pending = [future for future in self._pending if not future.done()]
         self._pending.append(self._pool.submit(self._write, step, time.time(), scalars or {}, histograms or {}))
 
+    def write_summary(self, step, summary):
+        """Queues one ready-made `Summary` protocol buffer (HParams, say)."""
+        self._pending.append(self._pool.submit(self._write_event, event_pb2.Event(
+            wall_time=time.time(), step=step, summary=summary)))
+
+    def _write_event(self, event):
+        self._records.write(event.SerializeToString())
+
     def _write(self, step, wall_time, scalars, histograms):
         values = [summary_pb2.Summary.Value(tag=tag, simple_value=value) for tag, value in scalars.items()]
         for tag, data in histograms.items():
@@ -45,8 +53,7 @@ class EventWriter:
             data = data[np.isfinite(data)]  # After a NaN loss there may be nothing left to draw.
             if data.size:
                 values.append(summary_pb2.Summary.Value(tag=tag, histo=histogram_proto(data)))
-        event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary_pb2.Summary(value=values))
-        self._records.write(event.SerializeToString())
+        self._write_event(event_pb2.Event(wall_time=wall_time, step=step, summary=summary_pb2.Summary(value=values)))
 
     def flush(self):
         """Waits for the queued events and pushes them to disk."""
@@ -75,6 +82,22 @@ def histogram_proto(data, bucket_count=30):
         limits = np.linspace(low, high, bucket_count + 1)[1:].tolist()
     return summary_pb2.HistogramProto(min=low, max=high, num=data.size, sum=float(data.sum()),
                                       sum_squares=float(np.dot(data, data)), bucket_limit=limits, bucket=counts)
+
+
+def write_hparams(run_dir, hparams, metrics):
+    """Records a finished run for TensorBoard's HParams dashboard.
+
+    Args:
+        run_dir: the run's directory; the session summary goes in its root.
+        hparams: `{name: bool, int, float or str}` describing the run.
+        metrics: `{name: float}` final metrics, logged as scalars `hparams/<name>`.
+    """
+    from tensorboard.plugins.hparams import summary_v2 as hparams_summary
+
+    writer = EventWriter(run_dir)
+    writer.write_summary(0, hparams_summary.hparams_pb(hparams, trial_id=Path(run_dir).name))
+    writer.write(0, {f"hparams/{name}": float(value) for name, value in metrics.items()})
+    writer.close()
 
 
 class EpochMetricsLogger(keras.callbacks.Callback):

@@ -1,0 +1,121 @@
+"""The follow-up studies the 2019 write-up left to the reader, each a named sweep with a figure and a table.
+
+- depth:       1 to 20 hidden layers; tanh + U(0, 1), tanh + Glorot (Xavier), ReLU + He.
+               Success rate per depth (a trainability map) and first-layer gradient
+               norm against depth, at epoch 1 and at the end of training.
+- width:       5 against 25 units per layer across depth, tanh + U(0, 1) and ReLU + He.
+- optimizer:   Adam against SGD for the deep tanh and deep ReLU models.
+- weights:     per-layer L1 norm of the weights per epoch and how far each layer moved
+               from its initial weights, tanh against ReLU.
+- activations: sigmoid, tanh, ReLU, leaky ReLU, ELU, SELU, GELU and swish, each with its
+               conventional initializer, at depth 5 and 15.
+
+Run:  python studies.py depth [--seeds 5] [--jobs 2] [--scheduler tcp://host:8786]
+Writes: logs/studies/<study>/<run>/, results/<study>.{csv,md}, figures/study_<study>.png.
+Finished runs are skipped when a study is run again.
+"""
+
+from dataclasses import dataclass
+
+import cli
+import experiment
+import multiseed
+import summaries
+import sweep
+
+# name -> (activation, hidden initializer, output initializer). The conventional pairings:
+# Glorot for sigmoid and tanh, He for the ReLU family (GELU and swish included), LeCun
+# normal for SELU (its self-normalising fixed point assumes it).
+CONFIGURATIONS = {
+    "tanh_uniform01": ("tanh", "uniform_0_1", "uniform_0_1"),
+    "tanh_glorot": ("tanh", "glorot_uniform", "glorot_uniform"),
+    "relu_he": ("relu", "he_uniform", "glorot_uniform"),
+    "sigmoid_glorot": ("sigmoid", "glorot_uniform", "glorot_uniform"),
+    "leaky_relu_he": ("leaky_relu", "he_uniform", "glorot_uniform"),
+    "elu_he": ("elu", "he_uniform", "glorot_uniform"),
+    "selu_lecun": ("selu", "lecun_normal", "lecun_normal"),
+    "gelu_he": ("gelu", "he_uniform", "glorot_uniform"),
+    "swish_he": ("swish", "he_uniform", "glorot_uniform"),
+}
+
+
+def cell_config(configuration, depth, seed, epochs, **overrides):
+    """Returns the `Config` of one grid cell."""
+    activation, initializer, output_initializer = CONFIGURATIONS[configuration]
+    return experiment.Config(model=configuration, num_hidden_layers=depth, activation=activation,
+                             initializer=initializer, output_initializer=output_initializer, seed=seed,
+                             epochs=epochs, histogram_freq=0, **overrides)
+
+
+@dataclass
+class Study:
+    """A named grid: the axes it varies and the figure that answers its question."""
+
+    name: str
+    configurations: tuple
+    depths: tuple
+    default_seeds: int
+    extra: dict = None  # Extra axes, name -> {label: Config overrides}.
+
+    def runs(self, seeds, epochs):
+        """Returns the study's grid as `sweep.Run`s."""
+        variants = [(label, overrides) for axis in (self.extra or {}).values() for label, overrides in axis.items()]
+        variants = variants or [("", {})]
+        runs = []
+        for configuration in self.configurations:
+            for depth in self.depths:
+                for label, overrides in variants:
+                    for seed in range(seeds):
+                        name = f"{configuration}{'-' + label if label else ''}-depth{depth}-seed{seed}"
+                        runs.append(sweep.Run(name, cell_config(configuration, depth, seed, epochs, **overrides)))
+        return runs
+
+
+STUDIES = {
+    "depth": Study("depth", ("tanh_uniform01", "tanh_glorot", "relu_he"), (1, 2, 3, 5, 7, 10, 15, 20), 5),
+    "width": Study("width", ("tanh_uniform01", "relu_he"), (1, 3, 5, 10, 15, 20), 3,
+                   {"width": {"width5": {"width": 5}, "width25": {"width": 25}}}),
+    "optimizer": Study("optimizer", ("tanh_uniform01", "relu_he"), (5,), 10,
+                       {"optimizer": {"sgd": {"optimizer": "sgd", "learning_rate": 0.01},
+                                      "adam": {"optimizer": "adam", "learning_rate": 0.001}}}),
+    "weights": Study("weights", ("tanh_uniform01", "relu_he"), (5,), 3, {"weights": {"": {"weight_logging": True}}}),
+    "activations": Study("activations", ("sigmoid_glorot", "tanh_glorot", "relu_he", "leaky_relu_he", "elu_he",
+                                         "selu_lecun", "gelu_he", "swish_he"), (5, 15), 5),
+}
+
+
+def group_label(result):
+    """`configuration[-variant]-depthN` of a run, its name without the seed."""
+    return result["run_name"].rsplit("-seed", 1)[0]
+
+
+def main(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", help=f"one of: {', '.join(STUDIES)}")
+    parser.add_argument("--seeds", type=cli.positive_int(), help="seeds per grid cell (default: the study's)")
+    parser.add_argument("--depths", type=cli.positive_int(), nargs="+", help="override the study's depths")
+    multiseed.add_sweep_flags(parser, "logs/studies")
+    args = parser.parse_args(argv)
+    if args.study not in STUDIES:
+        cli.fail(f"unknown study {args.study!r}; choose from {', '.join(STUDIES)}")
+    study = STUDIES[args.study]
+    if args.depths:
+        study.depths = tuple(args.depths)
+    multiseed.check_output_dirs(args)
+
+    runs = study.runs(args.seeds or study.default_seeds, args.epochs)
+    log_dir = f"{args.log_dir}/{study.name}"
+    run_results = sweep.run_sweep(runs, log_dir, args.jobs, args.scheduler, args.progress)
+
+    table = summaries.summary_table(run_results, group_label).rename(columns={"group": "cell"})
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    for path in summaries.save_table(table, f"{args.table_dir}/{study.name}"):
+        print(f"wrote {path}")
+
+    import plots
+
+    print(f"wrote {plots.save_study(study.name, run_results, f'{args.figure_dir}/study_{study.name}.png')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Statistics over seeds: accuracy distributions, success rates and gradient ratios, as tables."""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SUCCESS_ACCURACY = 0.75  # A run "learns" when its final test accuracy reaches this.
+
+
+def accuracy_summary(accuracies):
+    """Returns mean, std, 95% confidence interval of the mean (Student t), median and success rate."""
+    values = np.asarray(accuracies, dtype=float)
+    mean = float(values.mean())
+    if len(values) > 1 and values.std() > 0:
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+    else:
+        low = high = mean
+    return {"runs": len(values), "mean": mean, "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "ci95_low": float(low), "ci95_high": float(high), "median": float(np.median(values)),
+            "success_rate": float(np.mean(values >= SUCCESS_ACCURACY))}
+
+
+def gradient_norms(result, layer_key, stat="mean"):
+    """Returns a run's per-epoch gradient norms of one layer as an array."""
+    return np.asarray(result["history"][f"grad_norm/{layer_key}/{stat}"], dtype=float)
+
+
+def first_to_output_ratio(result, epoch):
+    """Returns the first hidden layer's gradient norm over the output layer's at `epoch` (0-based, -1 = last)."""
+    keys = result["layer_keys"]
+    return float(gradient_norms(result, keys[0])[epoch] / gradient_norms(result, keys[-1])[epoch])
+
+
+def summary_table(results, group_by):
+    """One row per group of completed runs: accuracy summary and median first/output gradient ratios.
+
+    Args:
+        results: run result dicts.
+        group_by: function from a result to its group label (a string).
+
+    Returns:
+        A pandas DataFrame, groups in order of first appearance.
+    """
+    groups = {}
+    for result in results:
+        if result["status"] == "completed":
+            groups.setdefault(group_by(result), []).append(result)
+    rows = []
+    for label, members in groups.items():
+        row = {"group": label, **accuracy_summary([result["test_accuracy"] for result in members])}
+        row["grad_ratio_epoch1"] = float(np.median([first_to_output_ratio(result, 0) for result in members]))
+        row["grad_ratio_final"] = float(np.median([first_to_output_ratio(result, -1) for result in members]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def save_table(table, path_without_suffix):
+    """Writes `table` as `<path>.csv` and `<path>.md`; returns both paths."""
+    import cli
+
+    csv_path = cli.atomic_write_text(f"{path_without_suffix}.csv", table.to_csv(index=False))
+    markdown_path = cli.atomic_write_text(f"{path_without_suffix}.md", table.to_markdown(index=False, floatfmt=".3f"))
+    return csv_path, markdown_path

@@ -1,0 +1,112 @@
+"""The sweep runner, multi-seed statistics and studies: resume, atomic results, Dask, HParams, bad input."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import experiment
+import summaries
+import sweep
+from conftest import run_script
+
+
+def tiny_runs(seeds=(0, 1)):
+    return [sweep.Run(f"deep_relu-seed{seed}", experiment.config_for("deep_relu", seed=seed, epochs=2,
+                                                                     histogram_freq=0)) for seed in seeds]
+
+
+def test_finished_runs_are_skipped_and_partial_ones_redone(tmp_path):
+    results = sweep.run_sweep(tiny_runs(), tmp_path, jobs=2, progress=False)
+    assert [result["run_name"] for result in results] == ["deep_relu-seed0", "deep_relu-seed1"]
+    finished = tmp_path / "deep_relu-seed0" / "result.json"
+    before = finished.stat().st_mtime_ns
+    # An interrupted run: a directory without a result, plus a stray file inside it.
+    (tmp_path / "deep_relu-seed1" / "result.json").unlink()
+    again = sweep.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
+    assert finished.stat().st_mtime_ns == before  # Not retrained.
+    assert again[0] == results[0]
+    assert again[1]["status"] == "completed" and again[1]["history"] == results[1]["history"]  # Same seed, same run.
+
+
+def test_empty_grid_exits_2(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        sweep.run_sweep([], tmp_path)
+    assert exit_info.value.code == 2
+
+
+def test_sweep_on_a_local_dask_cluster(tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        results = sweep.run_sweep(tiny_runs(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
+    assert [result["status"] for result in results] == ["completed", "completed"]
+    local = sweep.train_one(tiny_runs()[:1][0], tmp_path / "local")
+    assert results[0]["history"] == local["history"]  # Same seed on a Dask worker or here: same numbers.
+
+
+def test_every_run_is_in_the_hparams_dashboard(tmp_path):
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+
+    sweep.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
+    multiplexer = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    hparams_runs = multiplexer.PluginRunToTagToContent("hparams")
+    assert set(hparams_runs) == {"deep_relu-seed0", "deep_relu-seed1"}
+    assert "hparams/test_accuracy" in multiplexer.PluginRunToTagToContent("scalars")["deep_relu-seed0"]
+
+
+def test_accuracy_summary_reference_values():
+    summary = summaries.accuracy_summary([0.5, 0.8, 0.9, 0.7])
+    assert summary["mean"] == pytest.approx(0.725)
+    assert summary["std"] == pytest.approx(0.170782512765993)
+    # t(0.975, 3) = 3.182446305284263; half width = t * std / sqrt(n).
+    assert summary["ci95_high"] - summary["mean"] == pytest.approx(3.182446305284263 * 0.170782512765993 / 2)
+    assert summary["median"] == pytest.approx(0.75) and summary["success_rate"] == 0.5
+
+
+def test_multiseed_script_writes_table_and_figure(tmp_path):
+    process = run_script("multiseed.py", "--seeds", 2, "--epochs", 3, "--jobs", 2, "--log-dir", tmp_path / "logs",
+                         "--figure-dir", tmp_path / "figures", "--table-dir", tmp_path / "results")
+    assert process.returncode == 0, process.stderr
+    table = pd.read_csv(tmp_path / "results" / "multiseed.csv")
+    assert list(table["model"]) == ["shallow_tanh", "deep_tanh", "deep_relu"]
+    assert list(table["runs"]) == [2, 2, 2]
+    assert {"mean", "std", "ci95_low", "ci95_high", "median", "success_rate", "grad_ratio_epoch1",
+            "grad_ratio_final"} <= set(table.columns)
+    assert (tmp_path / "results" / "multiseed.md").read_text().startswith("| model")
+    assert (tmp_path / "figures" / "multiseed.png").stat().st_size > 30_000
+    run = json.loads((tmp_path / "logs" / "deep_tanh-seed1" / "result.json").read_text())
+    expected = run["history"]["grad_norm/01_hidden_1/mean"][0] / run["history"]["grad_norm/06_output/mean"][0]
+    other = json.loads((tmp_path / "logs" / "deep_tanh-seed0" / "result.json").read_text())
+    other_ratio = other["history"]["grad_norm/01_hidden_1/mean"][0] / other["history"]["grad_norm/06_output/mean"][0]
+    assert table.loc[1, "grad_ratio_epoch1"] == pytest.approx((expected + other_ratio) / 2)  # Median of two.
+
+
+def test_study_script_runs_a_small_grid(tmp_path):
+    args = ["--seeds", 1, "--epochs", 2, "--depths", 1, 2, "--log-dir", tmp_path / "logs", "--figure-dir",
+            tmp_path / "figures", "--table-dir", tmp_path / "results", "--no-progress"]
+    process = run_script("studies.py", "weights", *args)
+    assert process.returncode == 0, process.stderr
+    assert (tmp_path / "figures" / "study_weights.png").exists()
+    run = json.loads((tmp_path / "logs" / "weights" / "relu_he-depth2-seed0" / "result.json").read_text())
+    assert len(run["history"]["weight_change_l1/01_hidden_1"]) == 2
+    assert run["history"]["weight_change_l1/01_hidden_1"][0] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["studies.py", "depthh"], "unknown study 'depthh'"),
+    (["multiseed.py", "--seeds", "0"], "--seeds: must be >= 1"),
+    (["studies.py", "depth", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
+])
+def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
+    logs = tmp_path / "logs"
+    sweep.run_sweep(tiny_runs((0,)), logs / "depth", jobs=1, progress=False)
+    before = (logs / "depth" / "deep_relu-seed0" / "result.json").read_bytes()
+    process = run_script(*args, "--log-dir", logs, "--figure-dir", tmp_path / "figures",
+                         "--table-dir", tmp_path / "results")
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith("error: ") and message in process.stderr
+    assert len(process.stderr.strip().splitlines()) == 1, process.stderr
+    assert (logs / "depth" / "deep_relu-seed0" / "result.json").read_bytes() == before
