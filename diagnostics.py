@@ -1,17 +1,215 @@
-"""Per-layer diagnostics beyond gradient norms, as Keras callbacks that add to the epoch logs."""
+"""Why a network fails: saturation, dead units, update sizes, the backward signal at init, a verdict.
+
+Callbacks add per-layer numbers to the epoch logs (so to the History, the result JSON
+and TensorBoard); `backward_signal_at_init` compares theory and measurement before
+training; `verdict` turns a finished run into a few plain sentences.
+
+Thresholds (what the words in the verdict mean):
+- a tanh unit is saturated when |a| > 0.97, where tanh'(z) = 1 - a^2 < 0.06; a sigmoid
+  unit when a < 0.03 or a > 0.97, where sigmoid'(z) = a(1 - a) < 0.03 (an eighth of its
+  peak 0.25). Either way the unit passes back less than 6% of the gradient it receives;
+- a ReLU unit is dead when it outputs 0 on every training input, so it passes back no
+  gradient at all and its incoming weights never change again;
+- gradients vanish when some hidden layer's gradient norm at epoch 1 is below 1/10 of
+  the output layer's (`VANISHING_RATIO`), and explode above 10 times (`EXPLODING_RATIO`);
+- a layer is "mostly saturated" or "mostly dead" above 50% (`MOSTLY`);
+- updates are too small to move the weights when the median update-to-weight ratio
+  lr * ||gradient|| / ||W|| is below 1e-4 (`SMALL_UPDATES`); 1e-3 is the usual rule of thumb;
+- a run learned when its test accuracy reaches 0.75 (`summaries.SUCCESS_ACCURACY`).
+"""
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import grad_logging
+
+TANH_SATURATION = 0.97
+SIGMOID_SATURATION = 0.03  # Saturated below this or above 1 minus this.
+VANISHING_RATIO = 0.1
+EXPLODING_RATIO = 10.0
+MOSTLY = 0.5
+SMALL_UPDATES = 1e-4
+SUCCESS_ACCURACY = 0.75
+DIAGNOSTIC_GROUPS = ("saturation", "dead_units", "activation_mean", "activation_std", "update_ratio")
+
+
+def _activation_name(layer):
+    return getattr(getattr(layer, "activation", None), "__name__", "linear")
+
+
+class LayerDiagnostics(keras.callbacks.Callback):
+    """Per layer and epoch: saturation, dead units, activation mean and std, update-to-weight ratio.
+
+    One traced forward pass over `x` per epoch computes everything in the graph. The
+    update ratio needs `grad_logging.GradientNormLogger` earlier in the callback list.
+    Keys: `saturation/<layer key>` (tanh and sigmoid layers), `dead_units/<layer key>`
+    (ReLU layers), `activation_mean/...`, `activation_std/...`, `update_ratio/...`.
+    """
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = tf.constant(x)
+
+    def on_train_begin(self, logs=None):
+        layers = grad_logging.trainable_layers(self.model)
+        self.keys = grad_logging.layer_keys(self.model)
+        self.kinds = [_activation_name(layer) for layer in layers]
+        probe = keras.Model(self.model.inputs, [layer.output for layer in layers])
+        self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+        @tf.function
+        def layer_statistics():
+            rows = []
+            for activations, kind, layer in zip(probe(self.x, training=False), self.kinds, layers):
+                if kind == "tanh":
+                    saturated = tf.abs(activations) > TANH_SATURATION
+                else:  # Sigmoid; for other activations the value is not reported.
+                    saturated = tf.abs(activations - 0.5) > 0.5 - SIGMOID_SATURATION
+                dead = tf.reduce_max(activations, axis=0) <= 0.0
+                weight_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w)) for w in layer.trainable_weights]))
+                rows.append(tf.stack([tf.reduce_mean(tf.cast(saturated, tf.float32)),
+                                      tf.reduce_mean(tf.cast(dead, tf.float32)), tf.reduce_mean(activations),
+                                      tf.math.reduce_std(activations), weight_norm]))
+            return tf.stack(rows)
+
+        self._layer_statistics = layer_statistics
+
+    def on_epoch_end(self, epoch, logs=None):
+        table = self._layer_statistics().numpy()
+        for key, kind, (saturated, dead, mean, std, weight_norm) in zip(self.keys, self.kinds, table):
+            if kind in ("tanh", "sigmoid"):
+                logs[f"saturation/{key}"] = float(saturated)
+            if kind == "relu":
+                logs[f"dead_units/{key}"] = float(dead)
+            logs[f"activation_mean/{key}"] = float(mean)
+            logs[f"activation_std/{key}"] = float(std)
+            gradient_norm = logs.get(grad_logging.history_key(key))
+            if gradient_norm is not None:
+                logs[f"update_ratio/{key}"] = self.learning_rate * gradient_norm / max(float(weight_norm), 1e-12)
+
+
+class DecisionBoundarySnapshots(keras.callbacks.Callback):
+    """Keeps the model's predicted probability on a grid over the input square at chosen epochs."""
+
+    def __init__(self, epochs=(1, 10, 100, 500), resolution=80, extent=1.2):
+        super().__init__()
+        self.epochs = set(epochs)
+        axis = np.linspace(-extent, extent, resolution, dtype=np.float32)
+        self.grid_x, self.grid_y = np.meshgrid(axis, axis)
+        self._points = tf.constant(np.stack([self.grid_x.ravel(), self.grid_y.ravel()], axis=1))
+        self.snapshots = {}  # epoch (1-based) -> probabilities, shape of the grid
+
+    def on_train_begin(self, logs=None):
+        self._predict = tf.function(lambda: self.model(self._points, training=False))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 in self.epochs:
+            self.take(epoch + 1)
+
+    def take(self, epoch):
+        """Records the current predictions as the snapshot of `epoch`."""
+        self.snapshots[epoch] = self._predict().numpy().reshape(self.grid_x.shape)
+
+
+def backward_signal_at_init(model, x, y):
+    """Theory against measurement at initialisation, per Dense layer of an MLP (input side first).
+
+    Returns:
+        A dict of lists, one value per layer:
+        `jacobian_product`: product over the layers above of the mean spectral norm of
+        their input-output Jacobians diag(f'(z)) W^T (the bound the theory gives);
+        `backward_signal`: mean over inputs of ||d output / d layer output||, the exact
+        backward signal reaching the layer;
+        `gradient_norm`: the measured L2 norm of the layer's loss gradient on `x`.
+    """
+    layers = grad_logging.trainable_layers(model)
+    x = tf.constant(x)
+    with tf.GradientTape(persistent=True) as tape:
+        # The layers' own computation, unrolled so the pre-activations z are visible.
+        steps, current = [], x
+        for layer in layers:
+            tape.watch(current)
+            inputs = current
+            pre_activation = tf.matmul(inputs, layer.kernel) + (layer.bias if layer.use_bias else 0.0)
+            tape.watch(pre_activation)
+            current = layer.activation(pre_activation)
+            steps.append((layer, pre_activation, current))
+        loss = keras.losses.BinaryCrossentropy()(tf.reshape(tf.constant(y), [-1, 1]), current)
+    spectral = []
+    for layer, pre_activation, activations in steps:
+        # Elementwise activation: d a / d z is diagonal, its diagonal is f'(z).
+        slopes = tape.gradient(activations, pre_activation).numpy()
+        jacobians = slopes[:, :, None] * layer.kernel.numpy().T[None]  # [inputs, out, in]
+        spectral.append(float(np.mean(np.linalg.norm(jacobians, ord=2, axis=(1, 2)))))
+    backward = [float(np.mean(np.linalg.norm(tape.gradient(current, activations).numpy(), axis=1)))
+                for _, _, activations in steps]
+    gradients = tape.gradient(loss, [layer.trainable_weights for layer in layers])
+    del tape
+    measured = [float(np.sqrt(sum(np.sum(g.numpy().astype(np.float64) ** 2) for g in layer_grads)))
+                for layer_grads in gradients]
+    products = [float(np.prod(spectral[index + 1:])) for index in range(len(layers))]
+    return {"layer_keys": grad_logging.layer_keys(model), "jacobian_product": products,
+            "backward_signal": backward, "gradient_norm": measured}
+
+
+def _fraction(value):
+    return f"{value:.0%}"
+
+
+def _ratio(value):
+    if value < VANISHING_RATIO:
+        return f"1/{1 / value:.0f}"
+    return f"{value:.0f}x" if value > EXPLODING_RATIO else f"{value:.2g}x"
+
+
+def verdict(result):
+    """Returns a few plain sentences on what happened in a finished run (see the thresholds above)."""
+    history, keys = result["history"], result["layer_keys"]
+    if not keys:
+        return []
+    sentences = []
+    output = history[grad_logging.history_key(keys[-1])][0]
+    ratios = {key: history[grad_logging.history_key(key)][0] / output for key in keys[:-1]}
+    if ratios:
+        weakest = min(ratios, key=ratios.get)
+        strongest = max(ratios, key=ratios.get)
+        if ratios[weakest] < VANISHING_RATIO:
+            sentences.append(f"layer {weakest} receives {_ratio(ratios[weakest])} of the output layer's gradient "
+                             f"at epoch 1: vanishing")
+        elif ratios[strongest] > EXPLODING_RATIO:
+            sentences.append(f"layer {strongest} receives {_ratio(ratios[strongest])} the output layer's gradient "
+                             f"at epoch 1: exploding")
+        elif len(ratios) == 1:
+            sentences.append(f"the hidden layer receives {_ratio(ratios[weakest])} the output layer's gradient "
+                             f"at epoch 1: healthy flow")
+        else:
+            sentences.append(f"every hidden layer receives between {_ratio(ratios[weakest])} and "
+                             f"{_ratio(ratios[strongest])} the output layer's gradient at epoch 1: healthy flow")
+    for group, description in (("saturation", "tanh/sigmoid outputs"), ("dead_units", "ReLU units")):
+        values = {key: history[f"{group}/{key}"][-1] for key in keys[:-1] if f"{group}/{key}" in history}
+        if values:
+            worst = max(values, key=values.get)
+            if values[worst] > MOSTLY:
+                word = "saturated" if group == "saturation" else "dead"
+                sentences.append(f"{_fraction(values[worst])} of the {description} in layer {worst} are {word} "
+                                 f"at the end")
+    update_ratios = [history[f"update_ratio/{key}"][-1] for key in keys if f"update_ratio/{key}" in history]
+    if update_ratios and np.median(update_ratios) < SMALL_UPDATES:
+        sentences.append(f"median update-to-weight ratio {np.median(update_ratios):.0e}: updates too small "
+                         f"to move the weights")
+    accuracy = result.get("test_accuracy")
+    if accuracy is not None:
+        outcome = "learned" if accuracy >= SUCCESS_ACCURACY else "did not learn"
+        sentences.append(f"test accuracy {accuracy:.3f}: {outcome}")
+    return sentences
 
 
 class WeightNormLogger(keras.callbacks.Callback):
     """Logs each layer's weight L1 norm and how far it moved from its initial weights.
 
     Adds `weight_l1/<layer key>` (sum of |w| over the layer's trainable weights) and
-    `weight_change_l1/<layer key>` (sum of |w - w at the start of training|) to the
-    epoch logs, and so to the History.
+    `weight_change_l1/<layer key>` (sum of |w - w at the start of training|).
     """
 
     def on_train_begin(self, logs=None):

@@ -51,6 +51,7 @@ class Config:
     per_step: bool = False  # Also log every optimizer step's gradient norms.
     histogram_freq: int = 1  # Gradient histograms every N epochs; 0 turns them off.
     weight_logging: bool = False  # Also log each layer's weight L1 norm and change per epoch.
+    diagnostics: bool = True  # Saturation, dead units, update ratios, decision boundaries, init Jacobians.
 
 
 # What TensorBoard's HParams dashboard shows of every run, to filter and compare sweeps.
@@ -81,6 +82,8 @@ def add_experiment_flags(parser):
     add("--output-initializer", help="output kernel initializer (default: the model's)")
     data.add_data_flags(parser)
     add("--no-grad-logging", dest="grad_logging", action="store_false", help="train without gradient norms")
+    add("--no-diagnostics", dest="diagnostics", action="store_false",
+        help="skip saturation, dead-unit, update-ratio and decision-boundary diagnostics")
     add("--per-step", action="store_true", help="also log gradient norms at every optimizer step")
     add("--histogram-freq", type=cli.non_negative_int, default=defaults.histogram_freq,
         help="gradient histograms every N epochs, 0 for none (default: %(default)s)")
@@ -153,12 +156,18 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
                           config.output_initializer)
     mlp.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
 
-    loggers = [tensorboard_logging.EpochMetricsLogger(run_dir)]
+    init_diagnostics = None
+    callbacks = [keras.callbacks.TerminateOnNaN()]
     if config.grad_logging:
-        loggers.append(grad_logging.GradientNormLogger(run_dir, config.per_step, config.histogram_freq))
+        callbacks.append(grad_logging.GradientNormLogger(run_dir, config.per_step, config.histogram_freq))
+    if config.diagnostics:
+        init_diagnostics = diagnostics.backward_signal_at_init(model, x_train, y_train)
+        snapshots = diagnostics.DecisionBoundarySnapshots(epochs=(1, 10, 100, config.epochs))
+        callbacks += [diagnostics.LayerDiagnostics(x_train), snapshots]
     if config.weight_logging:
-        loggers.insert(0, diagnostics.WeightNormLogger())
-    callbacks = [keras.callbacks.TerminateOnNaN(), *loggers]
+        callbacks.append(diagnostics.WeightNormLogger())
+    callbacks.append(tensorboard_logging.EpochMetricsLogger(run_dir))  # Last: it logs what the others added.
+    loggers = [callback for callback in callbacks if hasattr(callback, "close")]
 
     start = time.perf_counter()
     status = "completed"
@@ -169,8 +178,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         status = "interrupted"
     finally:
         for logger in loggers:  # Flush what was logged, even after Ctrl-C.
-            if hasattr(logger, "close"):
-                logger.close()
+            logger.close()
     wall_time = time.perf_counter() - start
 
     history = {key: [float(value) for value in values] for key, values in model.history.history.items()}
@@ -190,6 +198,11 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     if status == "completed":
         result["train_accuracy"] = _accuracy(model, x_train, y_train)
         result["test_accuracy"] = _accuracy(model, x_test, y_test)
+    if config.diagnostics:
+        result["init_diagnostics"] = init_diagnostics
+        result["verdict"] = diagnostics.verdict(result) if history.get("loss") else []
+        if status == "completed" and config.epochs not in snapshots.snapshots:
+            snapshots.take(config.epochs)
     results.save_result(run_dir, result)
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
     tensorboard_logging.write_hparams(run_dir, hparams, {name: result[name] for name in FINAL_METRICS if name in result})
@@ -198,6 +211,10 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
         if config.grad_logging:
             plots.save_gradient_norms(result, f"{prefix}_grad_norms.png")
+            plots.save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
+        if config.diagnostics:
+            plots.save_decision_boundaries(snapshots, x_test, y_test, result, f"{prefix}_decision_boundary.png")
+            plots.save_backward_signal(result, f"{prefix}_init_jacobians.png")
     return result
 
 
@@ -227,6 +244,8 @@ def run_models(args, models):
     for config in configs:
         result = train_and_evaluate(config, args.log_dir, args.figure_dir, args.run_name, args.overwrite)
         print(summary_line(result), flush=True)
+        for sentence in result.get("verdict", []):
+            print(f"  - {sentence}")
         if result["status"] == "interrupted":
             print(f"interrupted: partial result saved in {Path(args.log_dir) / result['run_name']}")
             return 130

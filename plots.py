@@ -237,3 +237,58 @@ def _save_weight_study(cells, label, path):
     figure.suptitle("Study: weights - how far each layer moves during training")
     figure.tight_layout()
     return _save(figure, path)
+
+
+def save_gradient_heatmap(result, path):
+    """Layers against epochs, colour = gradient norm (log scale), input side at the bottom."""
+    from matplotlib.colors import LogNorm
+
+    keys = result["layer_keys"]
+    norms = np.array([result["history"][f"grad_norm/{key}/mean"] for key in keys], dtype=float)
+    norms = np.where(norms > 0, norms, np.nan)  # NaN (after a NaN loss) and 0 have no place on a log scale.
+    if np.isnan(norms).all():
+        return None
+    figure, ax = plt.subplots(figsize=(9, 0.45 * len(keys) + 2))
+    image = ax.imshow(norms, aspect="auto", origin="lower", cmap="magma", norm=LogNorm(),
+                      extent=(0.5, norms.shape[1] + 0.5, -0.5, len(keys) - 0.5), interpolation="nearest")
+    ax.set_yticks(range(len(keys)), keys)
+    ax.set(xlabel="epoch", ylabel="layer (input at the bottom)", title=f"{result['run_name']}: gradient norm heatmap")
+    figure.colorbar(image, ax=ax, label="gradient L2 norm (epoch mean, log scale)")
+    return _save(figure, path)
+
+
+def save_decision_boundaries(snapshots, x_test, y_test, result, path):
+    """Predicted probability over the input square at the snapshot epochs, test points on top."""
+    epochs = sorted(snapshots.snapshots)
+    if not epochs:
+        return None
+    figure, axes = plt.subplots(1, len(epochs), figsize=(3.3 * len(epochs), 3.5), squeeze=False)
+    for ax, epoch in zip(axes[0], epochs):
+        image = ax.contourf(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch], levels=np.linspace(0, 1, 11),
+                            cmap="RdBu_r", alpha=0.8)
+        ax.contour(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch], levels=[0.5], colors="black")
+        for label, color in [(0, "tab:blue"), (1, "tab:orange")]:
+            ax.scatter(*x_test[y_test == label].T, s=4, color=color, edgecolors="none")
+        ax.set(title=f"epoch {epoch}", xticks=[], yticks=[], aspect="equal")
+    figure.colorbar(image, ax=axes[0].tolist(), label="P(inner circle)", fraction=0.02)
+    figure.suptitle(f"{result['run_name']}: decision boundary (black, P = 0.5) over the test points")
+    return _save(figure, path)
+
+
+def save_backward_signal(result, path):
+    """At initialisation: the theory's Jacobian product, the exact backward signal and the measured gradient."""
+    init = result["init_diagnostics"]
+    keys = init["layer_keys"]
+    positions = np.arange(len(keys))
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    for name, label, style in [("jacobian_product", "product of the layers' Jacobian norms above (bound)", "s--"),
+                               ("backward_signal", "||d output / d layer output||, mean over inputs", "o-"),
+                               ("gradient_norm", "measured gradient norm of the layer's weights", "^-")]:
+        values = np.asarray(init[name])
+        ax.plot(positions, values / values[-1], style, label=label)
+    ax.set_xticks(positions, keys, rotation=30, ha="right")
+    ax.set(yscale="log", ylabel="relative to the output layer", xlabel="layer (input -> output)",
+           title=f"{result['run_name']}: backward signal at initialisation")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(figure, path)

@@ -104,7 +104,8 @@ class EpochMetricsLogger(keras.callbacks.Callback):
     """Writes the epoch logs (loss, accuracy, ...) like Keras's TensorBoard callback, but cheaply.
 
     Tags are `epoch_<name>` in `<log_dir>/train` and, for `val_<name>`, in
-    `<log_dir>/validation`, the layout Keras users know. Gradient keys are left to
+    `<log_dir>/validation`, the layout Keras users know. Per-layer keys such as
+    `saturation/01_hidden_1` keep their name; gradient keys are left to
     `grad_logging.GradientNormLogger`.
     """
 
@@ -123,7 +124,9 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             if key.startswith("grad_norm"):
                 continue
-            if key.startswith("val_"):
+            if "/" in key:  # Per-layer diagnostics keep their group/layer tag.
+                train[key] = float(value)
+            elif key.startswith("val_"):
                 validation[f"epoch_{key[4:]}"] = float(value)
             else:
                 train[f"epoch_{key}"] = float(value)
