@@ -170,7 +170,11 @@ def verdict(result):
         return []
     sentences = []
     output = history[grad_logging.history_key(keys[-1])][0]
-    ratios = {key: history[grad_logging.history_key(key)][0] / output for key in keys[:-1]}
+    if not np.isfinite(output) or output <= 0:
+        sentences.append(f"the output layer's gradient at epoch 1 is {output:.3g}: no usable gradient flows")
+        ratios = {}
+    else:
+        ratios = {key: history[grad_logging.history_key(key)][0] / output for key in keys[:-1]}
     if ratios:
         weakest = min(ratios, key=ratios.get)
         strongest = max(ratios, key=ratios.get)

@@ -153,7 +153,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     keras.utils.set_random_seed(config.seed)
     (x_train, y_train), (x_test, y_test) = data.load_circles(config.num_samples, config.noise, config.data_seed)
     model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                          config.output_initializer)
+                          config.output_initializer, seed=config.seed)
     mlp.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
 
     init_diagnostics = None

@@ -11,21 +11,29 @@ from keras import layers
 
 # The reference experiment initialises tanh nets with U(0, 1): all-positive weights
 # push every unit towards saturation, which is what makes the deep tanh net fail.
-CUSTOM_INITIALIZERS = {"uniform_0_1": lambda: keras.initializers.RandomUniform(minval=0.0, maxval=1.0)}
+CUSTOM_INITIALIZERS = {"uniform_0_1": lambda seed: keras.initializers.RandomUniform(minval=0.0, maxval=1.0, seed=seed)}
 
 
-def get_initializer(name):
+def get_initializer(name, seed=None):
     """Returns a Keras initializer for `name` (`uniform_0_1` or any Keras initializer name).
+
+    Args:
+        name: the initializer's name.
+        seed: its own seed. Without one, Keras draws a seed from Python's global random
+            generator, which any other thread of the process may also be drawing from.
 
     Raises:
         ValueError: the name is unknown.
     """
     if name in CUSTOM_INITIALIZERS:
-        return CUSTOM_INITIALIZERS[name]()
+        return CUSTOM_INITIALIZERS[name](seed)
     try:
-        return keras.initializers.get(name)
+        initializer = keras.initializers.get(name)
     except (ValueError, TypeError):
         raise ValueError(f"unknown initializer {name!r}; try uniform_0_1, he_uniform, glorot_uniform, ...") from None
+    if seed is not None and "seed" in initializer.get_config():
+        initializer = initializer.__class__.from_config({**initializer.get_config(), "seed": seed})
+    return initializer
 
 
 def check_activation(name):
@@ -36,7 +44,8 @@ def check_activation(name):
         raise ValueError(f"unknown activation {name!r}; try tanh, relu, sigmoid, ...") from None
 
 
-def build_mlp(num_hidden_layers, width, activation, initializer, output_initializer="glorot_uniform", num_inputs=2):
+def build_mlp(num_hidden_layers, width, activation, initializer, output_initializer="glorot_uniform", num_inputs=2,
+              seed=None):
     """Builds the binary classifier MLP.
 
     Args:
@@ -46,17 +55,22 @@ def build_mlp(num_hidden_layers, width, activation, initializer, output_initiali
         initializer: kernel initializer name of the hidden layers.
         output_initializer: kernel initializer name of the sigmoid output layer.
         num_inputs: input features.
+        seed: seeds every layer's initializer (layer i gets seed * 1000 + i), so the
+            weights depend on this number alone.
 
     Returns:
         An uncompiled `keras.Sequential`.
     """
     check_activation(activation)
     model = keras.Sequential([keras.Input(shape=(num_inputs,))], name="mlp")
+    def layer_seed(index):
+        return None if seed is None else seed * 1000 + index
+
     for index in range(1, num_hidden_layers + 1):
-        model.add(layers.Dense(width, activation=activation, kernel_initializer=get_initializer(initializer),
-                               name=f"hidden_{index}"))
-    model.add(layers.Dense(1, activation="sigmoid", kernel_initializer=get_initializer(output_initializer),
-                           name="output"))
+        model.add(layers.Dense(width, activation=activation, name=f"hidden_{index}",
+                               kernel_initializer=get_initializer(initializer, layer_seed(index))))
+    model.add(layers.Dense(1, activation="sigmoid", name="output",
+                           kernel_initializer=get_initializer(output_initializer, layer_seed(0))))
     return model
 
 

@@ -41,7 +41,7 @@ def train_port(config, data):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
     model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                          config.output_initializer)
+                          config.output_initializer, seed=config.seed)
     mlp.compile_mlp(model, config.learning_rate, config.momentum)
     history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
                         batch_size=config.batch_size, verbose=0)
@@ -60,7 +60,7 @@ def train_ours(config, data, log_dir, grad_logging_on):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
     model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                          config.output_initializer)
+                          config.output_initializer, seed=config.seed)
     mlp.compile_mlp(model, config.learning_rate, config.momentum)
     callbacks = [tensorboard_logging.EpochMetricsLogger(log_dir)]
     if grad_logging_on:

@@ -56,7 +56,7 @@ def test_unwritable_log_dir_exit_2(tmp_path):
 
 
 def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
-    process = run_script("mlp_relu_deep.py", "--epochs", "50", "--learning-rate", "1e6",
+    process = run_script("mlp_relu_deep.py", "--epochs", "50", "--learning-rate", "1e9",
                          "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
     assert process.returncode == 1
     assert "loss became NaN or Inf" in process.stdout and "Traceback" not in process.stderr

@@ -37,6 +37,7 @@ def test_tanh_script_prints_one_line_per_model(tanh_run):
     _, process = tanh_run
     assert process.returncode == 0, process.stderr
     assert [match[0] for match in RESULT_LINE.findall(process.stdout)] == ["shallow_tanh", "deep_tanh"]
+    assert "of the output layer's gradient at epoch 1" in process.stdout  # The verdict.
     assert "Traceback" not in process.stderr
 
 
@@ -49,7 +50,7 @@ def test_relu_script_prints_its_line(relu_run):
 @pytest.mark.parametrize("model", ["shallow_tanh", "deep_tanh"])
 def test_figures_written(tanh_run, model):
     workdir, _ = tanh_run
-    for kind in ("learning_curves", "grad_norms"):
+    for kind in ("learning_curves", "grad_norms", "grad_heatmap", "decision_boundary", "init_jacobians"):
         assert (workdir / "figures" / f"{model}_{kind}.png").stat().st_size > 10_000
 
 
@@ -67,6 +68,8 @@ def test_result_json(tanh_run):
     assert history["val_accuracy"][-1] == pytest.approx(result["test_accuracy"], abs=1e-6)
     assert result["wall_time_seconds"] > 0
     assert result["versions"]["tensorflow"].startswith("2.")
+    assert len(history["saturation/01_hidden_1"]) == EPOCHS and len(history["update_ratio/06_output"]) == EPOCHS
+    assert len(result["init_diagnostics"]["gradient_norm"]) == 6 and result["verdict"]
     printed = dict((name, float(test)) for name, _, test, _ in RESULT_LINE.findall(process.stdout))
     assert printed["deep_tanh"] == pytest.approx(result["test_accuracy"], abs=5e-4)
 
@@ -85,6 +88,8 @@ def test_tensorboard_scalars_and_histograms(relu_run):
         for variable in ("kernel", "bias"):
             assert len(train.Histograms(f"gradients/{key}/{variable}")) == EPOCHS
     assert "epoch_loss" in tags["scalars"] and "epoch_accuracy" in tags["scalars"]
+    for group in ("dead_units", "activation_mean", "activation_std", "update_ratio"):
+        assert len(train.Scalars(f"{group}/01_hidden_1")) == EPOCHS
     validation = read_events(run_dir / "validation")
     assert len(validation.Scalars("epoch_accuracy")) == EPOCHS
     # The History and TensorBoard hold the same numbers.
@@ -94,12 +99,16 @@ def test_tensorboard_scalars_and_histograms(relu_run):
 
 
 def test_runs_never_overwrite_each_other(tmp_path):
-    args = ["--model", "shallow", "--epochs", 2, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
+    import experiment
+
+    config = experiment.config_for("shallow_tanh", epochs=1, diagnostics=False)
     for _ in range(2):
-        assert run_script("mlp_tanh.py", *args).returncode == 0
+        experiment.train_and_evaluate(config, tmp_path / "logs", tmp_path / "figures")
     assert sorted(path.name for path in (tmp_path / "logs").iterdir()) == ["shallow_tanh", "shallow_tanh-2"]
-    assert run_script("mlp_tanh.py", *args, "--overwrite").returncode == 0
+    first = (tmp_path / "logs" / "shallow_tanh" / "result.json").read_text()
+    experiment.train_and_evaluate(config, tmp_path / "logs", tmp_path / "figures", overwrite=True)
     assert sorted(path.name for path in (tmp_path / "logs").iterdir()) == ["shallow_tanh", "shallow_tanh-2"]
+    assert (tmp_path / "logs" / "shallow_tanh" / "result.json").read_text() != first  # A new wall time at least.
 
 
 def test_compare_reads_saved_results(tanh_run, relu_run, tmp_path):

@@ -1,0 +1,120 @@
+"""Diagnostics: reference checks of saturation, dead units and update ratios; the verdict's thresholds."""
+
+import keras
+import numpy as np
+import pytest
+
+import data
+import diagnostics
+import experiment
+import grad_logging
+import mlp
+from test_grad_logging import tape_layer_norms
+
+LEARNING_RATE = 1e-9  # Small enough that the weights do not move within the test's one epoch.
+
+
+def one_epoch_logs(model, x, y):
+    mlp.compile_mlp(model, learning_rate=LEARNING_RATE, momentum=0.0)
+    callbacks = [grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)]
+    history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0, callbacks=callbacks).history
+    return {key: values[0] for key, values in history.items()}
+
+
+def numpy_forward(model, x):
+    activations, current = [], x
+    for layer in model.layers:
+        kernel, bias = (weight.numpy() for weight in layer.trainable_weights)
+        pre_activation = current @ kernel + bias
+        current = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
+                   "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[layer.activation.__name__](pre_activation)
+        activations.append(current)
+    return activations
+
+
+@pytest.mark.parametrize("activation, initializer", [("tanh", "uniform_0_1"), ("relu", "he_uniform")])
+def test_layer_statistics_match_numpy(activation, initializer):
+    (x, y), _ = data.load_circles(num_samples=200)
+    model = mlp.build_mlp(4, 5, activation, initializer, seed=11)
+    logs = one_epoch_logs(model, x, y)
+    keys = grad_logging.layer_keys(model)
+    gradient_norms, _ = tape_layer_norms(model, x, y)
+    for key, layer, values, gradient in zip(keys, model.layers, numpy_forward(model, x), gradient_norms):
+        kind = layer.activation.__name__
+        if kind == "tanh":
+            assert logs[f"saturation/{key}"] == pytest.approx(np.mean(np.abs(values) > 0.97))
+        if kind == "sigmoid":
+            assert logs[f"saturation/{key}"] == pytest.approx(np.mean((values < 0.03) | (values > 0.97)))
+        if kind == "relu":
+            assert logs[f"dead_units/{key}"] == pytest.approx(np.mean(values.max(axis=0) <= 0))
+        assert logs[f"activation_mean/{key}"] == pytest.approx(values.mean(), rel=1e-4, abs=1e-6)
+        assert logs[f"activation_std/{key}"] == pytest.approx(values.std(), rel=1e-4, abs=1e-6)
+        weight_norm = np.sqrt(sum(np.sum(w.numpy() ** 2) for w in layer.trainable_weights))
+        assert logs[f"update_ratio/{key}"] == pytest.approx(LEARNING_RATE * gradient[2] / weight_norm, rel=1e-4)
+
+
+def test_uniform_weights_saturate_tanh_units_glorot_does_not():
+    (x, y), _ = data.load_circles(num_samples=200)
+    uniform = one_epoch_logs(mlp.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1", seed=0), x, y)
+    glorot = one_epoch_logs(mlp.build_mlp(5, 5, "tanh", "glorot_uniform", seed=0), x, y)
+    # All-positive weights add up: most deep units sit on tanh's flat tails.
+    assert uniform["saturation/05_hidden_5"] > 0.5
+    assert glorot["saturation/05_hidden_5"] < 0.1
+
+
+def test_backward_signal_at_init_matches_tape():
+    (x, y), _ = data.load_circles(num_samples=200)
+    model = mlp.build_mlp(3, 5, "tanh", "glorot_uniform", seed=2)
+    init = diagnostics.backward_signal_at_init(model, x, y)
+    expected, _ = tape_layer_norms(model, x, y)
+    np.testing.assert_allclose(init["gradient_norm"], expected[:, 2], rtol=1e-5)
+    assert init["backward_signal"][-1] == pytest.approx(1.0)  # d output / d output.
+    assert init["jacobian_product"][-1] == 1.0  # Nothing above the output layer.
+    # The product of spectral norms bounds the mean backward signal from above.
+    assert all(bound >= signal * (1 - 1e-5) for bound, signal in zip(init["jacobian_product"], init["backward_signal"]))
+
+
+def fake_result(ratios, saturation=None, dead=None, update_ratio=1e-3, accuracy=0.8):
+    keys = [f"0{index + 1}_hidden_{index + 1}" for index in range(len(ratios))] + [f"0{len(ratios) + 1}_output"]
+    history = {f"grad_norm/{key}/mean": [ratio] for key, ratio in zip(keys, [*ratios, 1.0])}
+    for key in keys:
+        history[f"update_ratio/{key}"] = [update_ratio]
+        if saturation is not None:
+            history[f"saturation/{key}"] = [saturation]
+        if dead is not None:
+            history[f"dead_units/{key}"] = [dead]
+    return {"layer_keys": keys, "history": history, "test_accuracy": accuracy}
+
+
+def test_verdict_thresholds():
+    assert diagnostics.verdict(fake_result([0.5, 0.0029]))[0] == (
+        "layer 02_hidden_2 receives 1/345 of the output layer's gradient at epoch 1: vanishing")
+    assert diagnostics.verdict(fake_result([0.5, 0.11]))[0].endswith("healthy flow")
+    assert diagnostics.verdict(fake_result([0.5, 12.0]))[0].endswith("exploding")
+    saturated = diagnostics.verdict(fake_result([0.5], saturation=0.92, accuracy=0.47))
+    assert "92% of the tanh/sigmoid outputs in layer 01_hidden_1 are saturated at the end" in saturated
+    assert saturated[-1] == "test accuracy 0.470: did not learn"
+    assert not any("saturated" in s for s in diagnostics.verdict(fake_result([0.5], saturation=0.4)))
+    assert any("ReLU units in layer 01_hidden_1 are dead" in s for s in diagnostics.verdict(fake_result([1], dead=0.6)))
+    assert any("updates too small" in s for s in diagnostics.verdict(fake_result([1], update_ratio=5e-5)))
+    assert not any("updates too small" in s for s in diagnostics.verdict(fake_result([1], update_ratio=2e-4)))
+    assert diagnostics.verdict(fake_result([1], accuracy=0.75))[-1].endswith(": learned")
+
+
+@pytest.mark.parametrize("activation, initializer, depth, expected", [
+    ("tanh", "uniform_0_1", 8, "vanishing"),  # Built to vanish.
+    ("relu", "he_uniform", 2, "healthy flow"),  # Built not to.
+])
+def test_verdict_on_real_runs(tmp_path, activation, initializer, depth, expected):
+    config = experiment.Config(model="probe", num_hidden_layers=depth, activation=activation, initializer=initializer,
+                               output_initializer=initializer, epochs=3, seed=1)
+    result = experiment.train_and_evaluate(config, tmp_path / "logs", figure_dir=None)
+    assert result["verdict"][0].endswith(expected), result["verdict"]
+
+
+def test_diagnostics_do_not_change_training(tmp_path):
+    runs = [experiment.train_and_evaluate(experiment.config_for("deep_relu", epochs=3, diagnostics=flag),
+                                          tmp_path / "logs", figure_dir=None) for flag in (True, False)]
+    assert runs[0]["history"]["loss"] == runs[1]["history"]["loss"]
+    assert runs[0]["history"]["grad_norm/01_hidden_1/mean"] == runs[1]["history"]["grad_norm/01_hidden_1/mean"]
+    assert "dead_units/01_hidden_1" in runs[0]["history"] and "dead_units/01_hidden_1" not in runs[1]["history"]
