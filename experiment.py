@@ -76,7 +76,8 @@ def add_experiment_flags(parser):
     add("--optimizer", choices=["sgd", "adam"], default=defaults.optimizer, help="default: %(default)s")
     add("--seed", type=cli.non_negative_int, default=defaults.seed, help="default: %(default)s")
     add("--depth", dest="num_hidden_layers", type=cli.positive_int(), help="hidden layers (default: the model's)")
-    add("--width", type=cli.positive_int(), default=defaults.width, help="units per hidden layer (default: %(default)s)")
+    add("--width", type=cli.positive_int(), default=defaults.width,
+        help="units per hidden layer (default: %(default)s)")
     add("--activation", help="hidden activation, e.g. tanh, relu (default: the model's)")
     add("--initializer", help="hidden kernel initializer, e.g. uniform_0_1, he_uniform (default: the model's)")
     add("--output-initializer", help="output kernel initializer (default: the model's)")
@@ -205,7 +206,8 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
             snapshots.take(config.epochs)
     results.save_result(run_dir, result)
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
-    tensorboard_logging.write_hparams(run_dir, hparams, {name: result[name] for name in FINAL_METRICS if name in result})
+    final_metrics = {name: result[name] for name in FINAL_METRICS if name in result}
+    tensorboard_logging.write_hparams(run_dir, hparams, final_metrics)
     if history.get("loss") and figure_dir is not None:
         prefix = Path(figure_dir) / (run_name or config.model)
         plots.save_learning_curves(result, f"{prefix}_learning_curves.png")

@@ -21,7 +21,8 @@ MODELS = ("shallow_tanh", "deep_tanh", "deep_relu")
 
 def add_sweep_flags(parser, log_dir):
     """Adds the flags every sweep script shares."""
-    parser.add_argument("--jobs", type=cli.positive_int(), default=2, help="local worker processes (default: %(default)s)")
+    parser.add_argument("--jobs", type=cli.positive_int(), default=2,
+                        help="local worker processes (default: %(default)s)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: run locally)")
     parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
     parser.add_argument("--log-dir", default=log_dir, help="default: %(default)s")

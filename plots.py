@@ -264,8 +264,8 @@ def save_decision_boundaries(snapshots, x_test, y_test, result, path):
         return None
     figure, axes = plt.subplots(1, len(epochs), figsize=(3.3 * len(epochs), 3.5), squeeze=False)
     for ax, epoch in zip(axes[0], epochs):
-        image = ax.contourf(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch], levels=np.linspace(0, 1, 11),
-                            cmap="RdBu_r", alpha=0.8)
+        image = ax.contourf(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch],
+                            levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
         ax.contour(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch], levels=[0.5], colors="black")
         for label, color in [(0, "tab:blue"), (1, "tab:orange")]:
             ax.scatter(*x_test[y_test == label].T, s=4, color=color, edgecolors="none")

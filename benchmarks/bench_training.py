@@ -6,18 +6,24 @@ noise hits all of them alike:
 
 - port: `model.fit(x, y, validation_data=(x_test, y_test), epochs, batch_size=32)` on
   NumPy arrays, as the 2019 code does (no gradient logging; Keras 3 cannot do it);
-- ours: `fast_fit.fit_whole_epochs` with per-layer gradient norms, gradient histograms
-  and TensorBoard logs, as `mlp_tanh.py` and `mlp_relu_deep.py` run it;
-- ours, no grad logging: the same training and TensorBoard logs without the norms.
+- ours: `experiment.train_and_evaluate` as `mlp_tanh.py` and `mlp_relu_deep.py` run it
+  by default: whole-epoch `fit`, per-layer gradient norms and histograms, diagnostics,
+  TensorBoard logs and the result JSON (figures aside);
+- ours, no diagnostics: the same with `--no-diagnostics`;
+- ours, no grad logging: the same with `--no-grad-logging --no-diagnostics`.
 
 It prints a table (min and median seconds, ratio to the port, final test accuracy),
 then `speedup: N.Nx, grad-logging overhead: M%` (median port / median ours; median
-ours / median ours-without-logging - 1). With `--script` it also times
-`python mlp_relu_deep.py` from process start to its printed result.
+ours-no-diagnostics / median ours-no-grad-logging - 1) and the diagnostics overhead
+(median ours / median ours-no-diagnostics - 1). With several models, the worst model's
+numbers are printed. With `--script` it also times `python mlp_relu_deep.py` from
+process start to its printed result.
 
 Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repeats 3
 """
 
+import dataclasses
+import functools
 import statistics
 import subprocess
 import sys
@@ -30,6 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 import cli  # noqa: E402
 import experiment  # noqa: E402
+
+
+PORT = "port (model.fit on NumPy)"
+OURS = "ours (as the scripts run)"
+NO_DIAGNOSTICS = "ours, no diagnostics"
+NO_GRAD_LOGGING = "ours, no grad logging, no diagnostics"
 
 
 def train_port(config, data):
@@ -48,26 +60,10 @@ def train_port(config, data):
     return history.history["val_accuracy"][-1]
 
 
-def train_ours(config, data, log_dir, grad_logging_on):
-    """The project's training, as `experiment.train_and_evaluate` runs it, without figures."""
-    import keras
-
-    import fast_fit
-    import grad_logging
-    import mlp
-    import tensorboard_logging
-
-    (x_train, y_train), (x_test, y_test) = data
-    keras.utils.set_random_seed(config.seed)
-    model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                          config.output_initializer, seed=config.seed)
-    mlp.compile_mlp(model, config.learning_rate, config.momentum)
-    callbacks = [tensorboard_logging.EpochMetricsLogger(log_dir)]
-    if grad_logging_on:
-        callbacks.append(grad_logging.GradientNormLogger(log_dir))
-    history = fast_fit.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                                        validation_data=(x_test, y_test), callbacks=callbacks, seed=config.seed)
-    return history.history["val_accuracy"][-1]
+def train_ours(config, log_root):
+    """The project's training exactly as the scripts run it (TensorBoard logs, result JSON), minus figures."""
+    log_dir = tempfile.mkdtemp(dir=log_root)
+    return experiment.train_and_evaluate(config, log_dir, figure_dir=None)["history"]["val_accuracy"][-1]
 
 
 def time_script(epochs):
@@ -90,7 +86,8 @@ def main(argv=None):
     parser.add_argument("--model", choices=sorted(experiment.MODELS) + ["all"], default="deep_tanh",
                         help="model to benchmark (default: %(default)s)")
     parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
-    parser.add_argument("--repeats", type=cli.positive_int(), default=3, help="timed runs per variant (default: %(default)s)")
+    parser.add_argument("--repeats", type=cli.positive_int(), default=3,
+                        help="timed runs per variant (default: %(default)s)")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="default: %(default)s")
     parser.add_argument("--script", action="store_true", help="also time `python mlp_relu_deep.py` end to end")
     args = parser.parse_args(argv)
@@ -100,14 +97,17 @@ def main(argv=None):
     cli.start_tensorflow()  # Both variants run with the same TensorFlow threading: one thread.
     circles = data.load_circles()
     models = sorted(experiment.MODELS) if args.model == "all" else [args.model]
-    speedups, overheads = [], []
+    speedups, overheads, diagnostics_overheads = [], [], []
     with tempfile.TemporaryDirectory() as log_root:
         for model in models:
             config = experiment.config_for(model, epochs=args.epochs, seed=args.seed)
+            no_diagnostics = dataclasses.replace(config, diagnostics=False)
+            no_grad_logging = dataclasses.replace(no_diagnostics, grad_logging=False)
             variants = {
-                "port (model.fit on NumPy)": lambda: train_port(config, circles),
-                "ours, grad logging": lambda: train_ours(config, circles, tempfile.mkdtemp(dir=log_root), True),
-                "ours, no grad logging": lambda: train_ours(config, circles, tempfile.mkdtemp(dir=log_root), False),
+                PORT: functools.partial(train_port, config, circles),
+                OURS: functools.partial(train_ours, config, log_root),
+                NO_DIAGNOSTICS: functools.partial(train_ours, no_diagnostics, log_root),
+                NO_GRAD_LOGGING: functools.partial(train_ours, no_grad_logging, log_root),
             }
             times = {name: [] for name in variants}
             accuracies = {}
@@ -116,19 +116,19 @@ def main(argv=None):
                     start = time.perf_counter()
                     accuracies[name] = train()
                     times[name].append(time.perf_counter() - start)
-            port_median = statistics.median(times["port (model.fit on NumPy)"])
+            median = {name: statistics.median(seconds) for name, seconds in times.items()}
             print(f"\n{model}, {args.epochs} epochs, seed {args.seed}, {args.repeats} runs each")
-            print(f"{'variant':<28s} {'min s':>7s} {'median s':>9s} {'speedup':>8s} {'test acc':>9s}")
+            print(f"{'variant':<34s} {'min s':>7s} {'median s':>9s} {'speedup':>8s} {'test acc':>9s}")
             for name, seconds in times.items():
-                median = statistics.median(seconds)
-                print(f"{name:<28s} {min(seconds):7.2f} {median:9.2f} {port_median / median:7.1f}x "
+                print(f"{name:<34s} {min(seconds):7.2f} {median[name]:9.2f} {median[PORT] / median[name]:7.1f}x "
                       f"{accuracies[name]:9.3f}")
-            ours = statistics.median(times["ours, grad logging"])
-            speedups.append(port_median / ours)
-            overheads.append(ours / statistics.median(times["ours, no grad logging"]) - 1)
+            speedups.append(median[PORT] / median[OURS])
+            overheads.append(median[NO_DIAGNOSTICS] / median[NO_GRAD_LOGGING] - 1)
+            diagnostics_overheads.append(median[OURS] / median[NO_DIAGNOSTICS] - 1)
     if args.script:
         print(f"\npython mlp_relu_deep.py --epochs {args.epochs}, process start to result line: "
               f"{time_script(args.epochs):.1f} s")
+    print(f"diagnostics overhead: {max(diagnostics_overheads):.0%}")
     print(f"speedup: {min(speedups):.1f}x, grad-logging overhead: {max(overheads):.0%}")
 
 

@@ -1,6 +1,5 @@
 """Diagnostics: reference checks of saturation, dead units and update ratios; the verdict's thresholds."""
 
-import keras
 import numpy as np
 import pytest
 
