@@ -17,7 +17,8 @@ then `speedup: N.Nx, grad-logging overhead: M%` (median port / median ours; medi
 ours-no-diagnostics / median ours-no-grad-logging - 1) and the diagnostics overhead
 (median ours / median ours-no-diagnostics - 1). With several models, the worst model's
 numbers are printed. With `--script` it also times `python mlp_relu_deep.py` from
-process start to its printed result.
+process start to its printed result. With `--accuracy-seeds K` it times nothing and
+instead compares the final test accuracy of the port and of ours over seeds 0..K-1.
 
 Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repeats 3
 """
@@ -66,6 +67,37 @@ def train_ours(config, log_root):
     return experiment.train_and_evaluate(config, log_dir, figure_dir=None)["history"]["val_accuracy"][-1]
 
 
+def final_test_accuracy(variant, model, seed, epochs):
+    """One untimed run for the accuracy comparison; runs in a joblib worker."""
+    cli.start_tensorflow()
+    import data
+
+    config = experiment.config_for(model, epochs=epochs, seed=seed, diagnostics=False, histogram_freq=0)
+    if variant == PORT:
+        return train_port(config, data.load_circles())
+    with tempfile.TemporaryDirectory() as log_root:
+        return train_ours(config, log_root)
+
+
+def compare_accuracy_spread(models, seeds, epochs, jobs):
+    """Prints the test accuracy over seeds of the port and of ours, side by side."""
+    import joblib
+
+    import summaries
+
+    cells = [(variant, model, seed) for model in models for variant in (PORT, OURS) for seed in range(seeds)]
+    accuracies = joblib.Parallel(n_jobs=jobs)(
+        joblib.delayed(final_test_accuracy)(variant, model, seed, epochs) for variant, model, seed in cells)
+    print(f"\nfinal test accuracy over seeds 0..{seeds - 1} ({epochs} epochs)")
+    print(f"{'model':<13s} {'variant':<28s} {'mean':>6s} {'std':>6s} {'min':>6s} {'max':>6s} {'success':>8s}")
+    for model in models:
+        for variant in (PORT, OURS):
+            values = [accuracy for (v, m, _), accuracy in zip(cells, accuracies) if (v, m) == (variant, model)]
+            summary = summaries.accuracy_summary(values)
+            print(f"{model:<13s} {variant:<28s} {summary['mean']:6.3f} {summary['std']:6.3f} {min(values):6.3f} "
+                  f"{max(values):6.3f} {summary['success_rate']:7.0%}")
+
+
 def time_script(epochs):
     """Seconds from `python mlp_relu_deep.py` starting to its result line, imports included."""
     with tempfile.TemporaryDirectory() as workdir:
@@ -90,6 +122,10 @@ def main(argv=None):
                         help="timed runs per variant (default: %(default)s)")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="default: %(default)s")
     parser.add_argument("--script", action="store_true", help="also time `python mlp_relu_deep.py` end to end")
+    parser.add_argument("--accuracy-seeds", type=cli.positive_int(),
+                        help="instead of timing, compare test accuracy over this many seeds, port against ours")
+    parser.add_argument("--jobs", type=cli.positive_int(), default=2,
+                        help="worker processes for --accuracy-seeds (default: %(default)s)")
     args = parser.parse_args(argv)
 
     import data
@@ -97,6 +133,9 @@ def main(argv=None):
     cli.start_tensorflow()  # Both variants run with the same TensorFlow threading: one thread.
     circles = data.load_circles()
     models = sorted(experiment.MODELS) if args.model == "all" else [args.model]
+    if args.accuracy_seeds:
+        compare_accuracy_spread(models, args.accuracy_seeds, args.epochs, args.jobs)
+        return
     speedups, overheads, diagnostics_overheads = [], [], []
     with tempfile.TemporaryDirectory() as log_root:
         for model in models:
