@@ -102,13 +102,6 @@ def writable_dir(path):
     return path
 
 
-def parse_args(parser, argv=None):
-    """Parses `argv`, turning argparse errors into one line and exit status 2."""
-    if not isinstance(parser, ArgumentParser):
-        parser.error = lambda message: fail(f"{parser.prog}: {message}")
-    return parser.parse_args(argv)
-
-
 def atomic_write_text(path, text):
     """Writes `text` to `path` through a temporary file, so readers never see half a file."""
     path = Path(path)

@@ -7,7 +7,6 @@ Reference setup (Brownlee, 2019): 1,000 points, noise 0.1, random_state 1, input
 scaled to [-1, 1], first 500 rows for training and the last 500 for testing.
 """
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ class DataConfig:
     data_seed: int = 1  # Seed of the data alone, so every model sees the same points.
 
 
-def load_circles(num_samples=1000, noise=0.1, data_seed=1):
+def load_circles(num_samples=DataConfig.num_samples, noise=DataConfig.noise, data_seed=DataConfig.data_seed):
     """Generates, scales and splits the two-circles data.
 
     Args:
@@ -61,10 +60,10 @@ def add_data_flags(parser):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_flags(parser)
     parser.add_argument("--figure-dir", default="figures", help="where to write circles.png (default: %(default)s)")
-    args = cli.parse_args(parser, argv)
+    args = parser.parse_args(argv)
     figure_dir = cli.writable_dir(args.figure_dir)
 
     (x_train, y_train), (x_test, y_test) = load_circles(args.num_samples, args.noise, args.data_seed)
@@ -73,7 +72,7 @@ def main(argv=None):
 
     import plots  # Imported here so that `import data` stays light.
 
-    path = plots.save_circles(x_train, y_train, x_test, y_test, figure_dir / "circles.png")
+    path = plots.save_circles(x_train, y_train, x_test, y_test, figure_dir / "circles.png", args.noise)
     print(f"wrote {path}")
 
 

@@ -16,6 +16,10 @@ Thresholds (what the words in the verdict mean):
 - updates are too small to move the weights when the median update-to-weight ratio
   lr * ||gradient|| / ||W|| is below 1e-4 (`SMALL_UPDATES`); 1e-3 is the usual rule of thumb;
 - a run learned when its test accuracy reaches 0.75 (`summaries.SUCCESS_ACCURACY`).
+
+The update-to-weight ratio follows its usual definition, lr * ||gradient|| / ||W||: with
+SGD momentum m the step actually taken is up to 1 / (1 - m) times larger (10x at 0.9),
+and with Adam it is not the step at all, only a scale of the gradient.
 """
 
 import keras
@@ -23,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import grad_logging
+from summaries import SUCCESS_ACCURACY
 
 TANH_SATURATION = 0.97
 SIGMOID_SATURATION = 0.03  # Saturated below this or above 1 minus this.
@@ -30,7 +35,6 @@ VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0
 MOSTLY = 0.5
 SMALL_UPDATES = 1e-4
-SUCCESS_ACCURACY = 0.75
 DIAGNOSTIC_GROUPS = ("saturation", "dead_units", "activation_mean", "activation_std", "update_ratio")
 
 
@@ -52,31 +56,33 @@ class LayerDiagnostics(keras.callbacks.Callback):
         self.x = tf.constant(x)
 
     def on_train_begin(self, logs=None):
-        layers = grad_logging.trainable_layers(self.model)
+        self.layers = grad_logging.trainable_layers(self.model)
         self.keys = grad_logging.layer_keys(self.model)
-        self.kinds = [_activation_name(layer) for layer in layers]
-        probe = keras.Model(self.model.inputs, [layer.output for layer in layers])
+        self.kinds = [_activation_name(layer) for layer in self.layers]
+        self.probe = keras.Model(self.model.inputs, [layer.output for layer in self.layers])
         self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._layer_statistics = tf.function(self.epoch_graph_statistics)
 
-        @tf.function
-        def layer_statistics():
-            rows = []
-            for activations, kind, layer in zip(probe(self.x, training=False), self.kinds, layers):
-                if kind == "tanh":
-                    saturated = tf.abs(activations) > TANH_SATURATION
-                else:  # Sigmoid; for other activations the value is not reported.
-                    saturated = tf.abs(activations - 0.5) > 0.5 - SIGMOID_SATURATION
-                dead = tf.reduce_max(activations, axis=0) <= 0.0
-                weight_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w)) for w in layer.trainable_weights]))
-                rows.append(tf.stack([tf.reduce_mean(tf.cast(saturated, tf.float32)),
-                                      tf.reduce_mean(tf.cast(dead, tf.float32)), tf.reduce_mean(activations),
-                                      tf.math.reduce_std(activations), weight_norm]))
-            return tf.stack(rows)
-
-        self._layer_statistics = layer_statistics
+    def epoch_graph_statistics(self):
+        """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""
+        rows = []
+        for activations, kind, layer in zip(self.probe(self.x, training=False), self.kinds, self.layers):
+            if kind == "tanh":
+                saturated = tf.abs(activations) > TANH_SATURATION
+            else:  # Sigmoid; for other activations the value is not reported.
+                saturated = tf.abs(activations - 0.5) > 0.5 - SIGMOID_SATURATION
+            dead = tf.reduce_max(activations, axis=0) <= 0.0
+            weight_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w)) for w in layer.trainable_weights]))
+            rows.append(tf.stack([tf.reduce_mean(tf.cast(saturated, tf.float32)),
+                                  tf.reduce_mean(tf.cast(dead, tf.float32)), tf.reduce_mean(activations),
+                                  tf.math.reduce_std(activations), weight_norm]))
+        return {"_layer_statistics": tf.stack(rows)}
 
     def on_epoch_end(self, epoch, logs=None):
-        table = self._layer_statistics().numpy()
+        # `fast_fit` computes the table inside the epoch's own call; plain `fit` does not.
+        table = logs.pop("_layer_statistics", None)
+        if table is None:
+            table = self._layer_statistics()["_layer_statistics"].numpy()
         for key, kind, (saturated, dead, mean, std, weight_norm) in zip(self.keys, self.kinds, table):
             if kind in ("tanh", "sigmoid"):
                 logs[f"saturation/{key}"] = float(saturated)
@@ -117,8 +123,9 @@ def backward_signal_at_init(model, x, y):
 
     Returns:
         A dict of lists, one value per layer:
-        `jacobian_product`: product over the layers above of the mean spectral norm of
-        their input-output Jacobians diag(f'(z)) W^T (the bound the theory gives);
+        `jacobian_product`: for each input, the product over the layers above of the
+        spectral norms of their input-output Jacobians diag(f'(z)) W^T, averaged over the
+        inputs: the bound the theory gives for the backward signal below;
         `backward_signal`: mean over inputs of ||d output / d layer output||, the exact
         backward signal reaching the layer;
         `gradient_norm`: the measured L2 norm of the layer's loss gradient on `x`.
@@ -141,14 +148,15 @@ def backward_signal_at_init(model, x, y):
         # Elementwise activation: d a / d z is diagonal, its diagonal is f'(z).
         slopes = tape.gradient(activations, pre_activation).numpy()
         jacobians = slopes[:, :, None] * layer.kernel.numpy().T[None]  # [inputs, out, in]
-        spectral.append(float(np.mean(np.linalg.norm(jacobians, ord=2, axis=(1, 2)))))
+        spectral.append(np.linalg.norm(jacobians, ord=2, axis=(1, 2)))  # One norm per input.
     backward = [float(np.mean(np.linalg.norm(tape.gradient(current, activations).numpy(), axis=1)))
                 for _, _, activations in steps]
     gradients = tape.gradient(loss, [layer.trainable_weights for layer in layers])
     del tape
     measured = [float(np.sqrt(sum(np.sum(g.numpy().astype(np.float64) ** 2) for g in layer_grads)))
                 for layer_grads in gradients]
-    products = [float(np.prod(spectral[index + 1:])) for index in range(len(layers))]
+    ones = np.ones(len(x))
+    products = [float(np.mean(np.prod([ones, *spectral[index + 1:]], axis=0))) for index in range(len(layers))]
     return {"layer_keys": grad_logging.layer_keys(model), "jacobian_product": products,
             "backward_signal": backward, "gradient_norm": measured}
 
@@ -158,6 +166,8 @@ def _fraction(value):
 
 
 def _ratio(value):
+    if value == 0:
+        return "none"
     if value < VANISHING_RATIO:
         return f"1/{1 / value:.0f}"
     return f"{value:.0f}x" if value > EXPLODING_RATIO else f"{value:.2g}x"
@@ -179,8 +189,8 @@ def verdict(result):
         weakest = min(ratios, key=ratios.get)
         strongest = max(ratios, key=ratios.get)
         if ratios[weakest] < VANISHING_RATIO:
-            sentences.append(f"layer {weakest} receives {_ratio(ratios[weakest])} of the output layer's gradient "
-                             f"at epoch 1: vanishing")
+            share = "no" if ratios[weakest] == 0 else f"{_ratio(ratios[weakest])} of the output layer's"
+            sentences.append(f"layer {weakest} receives {share} gradient at epoch 1: vanishing")
         elif ratios[strongest] > EXPLODING_RATIO:
             sentences.append(f"layer {strongest} receives {_ratio(ratios[strongest])} the output layer's gradient "
                              f"at epoch 1: exploding")

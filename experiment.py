@@ -88,6 +88,7 @@ def add_experiment_flags(parser):
     add("--per-step", action="store_true", help="also log gradient norms at every optimizer step")
     add("--histogram-freq", type=cli.non_negative_int, default=defaults.histogram_freq,
         help="gradient histograms every N epochs, 0 for none (default: %(default)s)")
+    add("--weight-logging", action="store_true", help="also log each layer's weight L1 norm and change per epoch")
     add("--log-dir", default="logs", help="TensorBoard logs and result JSON (default: %(default)s)")
     add("--figure-dir", default="figures", help="where figures go (default: %(default)s)")
     add("--run-name", help="name of the run directory (default: the model name, numbered if taken)")
@@ -132,7 +133,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     Args:
         config: the run's `Config`.
         log_dir: parent of the run directory `log_dir/<run name>/`.
-        figure_dir: where the run's learning-curve and gradient-norm figures go; None for none.
+        figure_dir: where the run's figures go, named after the run directory; None for none.
         run_name: run directory name; defaults to the model name.
         overwrite: replace an existing run directory of that name instead of numbering.
 
@@ -145,79 +146,109 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
 
     import diagnostics
     import fast_fit
-    import grad_logging
     import mlp
-    import plots
-    import tensorboard_logging
 
     run_dir = new_run_dir(log_dir, run_name or config.model, overwrite)
-    keras.utils.set_random_seed(config.seed)
-    (x_train, y_train), (x_test, y_test) = data.load_circles(config.num_samples, config.noise, config.data_seed)
-    model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                          config.output_initializer, seed=config.seed)
-    mlp.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
+    history = keras.callbacks.History()  # Our own, so it exists even if Ctrl-C comes early.
+    model, snapshots, init_diagnostics = None, None, None
+    status, start = "completed", time.perf_counter()
+    try:
+        keras.utils.set_random_seed(config.seed)
+        (x_train, y_train), (x_test, y_test) = data.load_circles(config.num_samples, config.noise, config.data_seed)
+        model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+                              config.output_initializer, seed=config.seed)
+        mlp.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
+        if config.diagnostics:
+            init_diagnostics = diagnostics.backward_signal_at_init(model, x_train, y_train)
+        callbacks, snapshots = _callbacks(config, run_dir, x_train, history)
+        try:
+            fast_fit.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+                                      validation_data=(x_test, y_test), callbacks=callbacks, seed=config.seed)
+        finally:
+            for callback in callbacks:  # Flush what was logged, even after Ctrl-C.
+                if hasattr(callback, "close"):
+                    callback.close()
+    except KeyboardInterrupt:
+        status = "interrupted"
+    wall_time = time.perf_counter() - start
 
-    init_diagnostics = None
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    if config.grad_logging:
-        callbacks.append(grad_logging.GradientNormLogger(run_dir, config.per_step, config.histogram_freq))
+    result = _result(config, run_dir, model, history, status, wall_time)
+    if result["status"] == "completed":
+        result["train_accuracy"] = _accuracy(model, x_train, y_train)
+        result["test_accuracy"] = _accuracy(model, x_test, y_test)
+        if snapshots is not None and config.epochs not in snapshots.snapshots:
+            snapshots.take(config.epochs)
     if config.diagnostics:
-        init_diagnostics = diagnostics.backward_signal_at_init(model, x_train, y_train)
+        result["init_diagnostics"] = init_diagnostics
+        result["verdict"] = diagnostics.verdict(result) if result["epochs_completed"] else []
+    results.save_result(run_dir, result)
+    _write_hparams(config, run_dir, result)
+    if result["epochs_completed"] and figure_dir is not None:
+        _save_figures(config, result, snapshots, (x_test, y_test), Path(figure_dir) / run_dir.name)
+    return result
+
+
+def _callbacks(config, run_dir, x_train, history):
+    """The run's callbacks, and the decision-boundary snapshots (or None)."""
+    import keras
+
+    import diagnostics
+    import grad_logging
+    import tensorboard_logging
+
+    callbacks, snapshots = [keras.callbacks.TerminateOnNaN()], None
+    if config.grad_logging:
+        steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+        callbacks.append(grad_logging.GradientNormLogger(run_dir, config.per_step, config.histogram_freq,
+                                                         max_steps_per_epoch=steps_per_epoch))
+    if config.diagnostics:
         snapshots = diagnostics.DecisionBoundarySnapshots(epochs=(1, 10, 100, config.epochs))
         callbacks += [diagnostics.LayerDiagnostics(x_train), snapshots]
     if config.weight_logging:
         callbacks.append(diagnostics.WeightNormLogger())
-    callbacks.append(tensorboard_logging.EpochMetricsLogger(run_dir))  # Last: it logs what the others added.
-    loggers = [callback for callback in callbacks if hasattr(callback, "close")]
+    # Last, so that they see every key the callbacks before them added to the logs.
+    callbacks += [tensorboard_logging.EpochMetricsLogger(run_dir), history]
+    return callbacks, snapshots
 
-    start = time.perf_counter()
-    status = "completed"
-    try:
-        fast_fit.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                                  validation_data=(x_test, y_test), callbacks=callbacks, seed=config.seed)
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
-        for logger in loggers:  # Flush what was logged, even after Ctrl-C.
-            logger.close()
-    wall_time = time.perf_counter() - start
 
-    history = {key: [float(value) for value in values] for key, values in model.history.history.items()}
+def _result(config, run_dir, model, history, status, wall_time):
+    """The result dict of a run, without the final accuracies."""
+    import grad_logging
+
+    history = {key: [float(value) for value in values] for key, values in history.history.items()}
     if history.get("loss") and not math.isfinite(history["loss"][-1]):
         status = "nan_loss"
-    result = {
+    return {
         "run_name": run_dir.name,
         "status": status,
         "config": dataclasses.asdict(config),
         "seed": config.seed,
-        "layer_keys": grad_logging.layer_keys(model) if config.grad_logging else [],
+        "layer_keys": grad_logging.layer_keys(model) if config.grad_logging and model is not None else [],
         "epochs_completed": len(history.get("loss", [])),
         "wall_time_seconds": wall_time,
         "versions": results.library_versions(),
         "history": history,
     }
-    if status == "completed":
-        result["train_accuracy"] = _accuracy(model, x_train, y_train)
-        result["test_accuracy"] = _accuracy(model, x_test, y_test)
-    if config.diagnostics:
-        result["init_diagnostics"] = init_diagnostics
-        result["verdict"] = diagnostics.verdict(result) if history.get("loss") else []
-        if status == "completed" and config.epochs not in snapshots.snapshots:
-            snapshots.take(config.epochs)
-    results.save_result(run_dir, result)
+
+
+def _write_hparams(config, run_dir, result):
+    import tensorboard_logging
+
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
     final_metrics = {name: result[name] for name in FINAL_METRICS if name in result}
     tensorboard_logging.write_hparams(run_dir, hparams, final_metrics)
-    if history.get("loss") and figure_dir is not None:
-        prefix = Path(figure_dir) / (run_name or config.model)
-        plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
-        if config.grad_logging:
-            plots.save_gradient_norms(result, f"{prefix}_grad_norms.png")
-            plots.save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
-        if config.diagnostics:
-            plots.save_decision_boundaries(snapshots, x_test, y_test, result, f"{prefix}_decision_boundary.png")
-            plots.save_backward_signal(result, f"{prefix}_init_jacobians.png")
-    return result
+
+
+def _save_figures(config, result, snapshots, test_data, prefix):
+    import plots
+
+    plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
+    if config.grad_logging:
+        plots.save_gradient_norms(result, f"{prefix}_grad_norms.png")
+        plots.save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
+    if config.diagnostics and snapshots is not None:
+        plots.save_decision_boundaries(snapshots, *test_data, result, f"{prefix}_decision_boundary.png")
+        plots.save_backward_signal(result, f"{prefix}_init_jacobians.png")
 
 
 def _accuracy(model, x, y):
@@ -239,6 +270,11 @@ def run_models(args, models):
     Returns:
         The exit status: 0 when every run completed, 1 after a NaN loss, 130 on Ctrl-C.
     """
+    if args.run_name is not None:
+        if len(models) > 1:
+            cli.fail("--run-name names one run; pick one model (or use --log-dir to keep runs apart)")
+        if Path(args.run_name).name != args.run_name or args.run_name in ("", ".", ".."):
+            cli.fail(f"--run-name must be a plain directory name, got {args.run_name!r}")
     configs = configs_from_args(args, models)
     cli.writable_dir(args.log_dir)
     cli.writable_dir(args.figure_dir)

@@ -9,6 +9,11 @@ trained with the model's own `train_step` (same loss, metrics and optimizer upda
 plain `fit`), and the validation set is evaluated with the model's own `test_step`.
 
 Only the granularity of callbacks changes: `on_train_batch_*` run once per epoch.
+
+A callback that needs numbers from the model every epoch can have them computed inside
+the same call, sparing a call of its own (~0.3 ms): it defines
+`epoch_graph_statistics()`, a traceable function returning a dict of tensors, and finds
+them in the epoch's `logs` (and should pop them there).
 """
 
 import functools
@@ -37,7 +42,8 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
         model.optimizer.build(model.trainable_variables)
     model.train_step = functools.partial(
         _train_one_epoch, model, batch_size=batch_size, seed_generator=keras.random.SeedGenerator(seed),
-        validation_data=None if validation_data is None else tuple(tf.constant(v) for v in validation_data))
+        validation_data=None if validation_data is None else tuple(tf.constant(v) for v in validation_data),
+        statistics=[callback for callback in callbacks or [] if hasattr(callback, "epoch_graph_statistics")])
     model.train_function = None
     # Keras resets the metrics before every epoch with a dozen eager ops (~2 ms), and
     # re-reads them after it (~0.7 ms); the epoch function resets them in the graph and
@@ -66,7 +72,7 @@ def _reset_metrics_in_graph(model):
         metric.reset_state()
 
 
-def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data):
+def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data, statistics):
     _reset_metrics_in_graph(model)
     x, y = data
     num_samples = x.shape[0]
@@ -89,4 +95,6 @@ def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data
         _reset_metrics_in_graph(model)
         validation_logs = model.test_step(validation_data)
         logs.update({f"val_{name}": value for name, value in validation_logs.items()})
+    for callback in statistics:
+        logs.update(callback.epoch_graph_statistics())
     return logs

@@ -15,8 +15,8 @@ taken at every optimizer step and reported per epoch as the mean and the max ove
 - in the epoch `logs`, and so in the Keras `History`: `grad_norm/01_hidden_1/mean`,
   `.../max`, `.../kernel_mean`, `.../kernel_max`, `.../bias_mean`, `.../bias_max`;
 - as TensorBoard scalars with the same tags, in `<log_dir>/train`;
-- as TensorBoard histograms of each variable's gradient at the epoch's last step,
-  `gradients/01_hidden_1/kernel` (Histograms and Distributions tabs);
+- as TensorBoard histograms of each layer's gradient (all its weights) at the epoch's
+  last step, `gradients/01_hidden_1` (Histograms and Distributions tabs);
 - per optimizer step as `grad_norm_step/01_hidden_1`, when `per_step=True`.
 """
 
@@ -75,9 +75,9 @@ class GradientNormTracker:
         self.keys = layer_keys(model)
         layers = trainable_layers(model)
         self._variables = [variable for layer in layers for variable in layer.trainable_weights]
-        self.variable_names = [(key, variable.name) for key, layer in zip(self.keys, layers)
-                               for variable in layer.trainable_weights]
         self.variable_sizes = [int(np.prod(variable.shape)) for variable in self._variables]
+        self.layer_sizes = [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights)
+                            for layer in layers]
         # Each variable's squared norm adds to its layer's "kernel" or "bias" column and to
         # "total" (other variables, such as BatchNorm's gamma, only to "total").
         self._to_layer_parts = np.zeros([len(self._variables), len(layers), len(PARTS)])
@@ -122,25 +122,38 @@ class GradientNormTracker:
         self._squared_norms.scatter_nd_update([[row]], [tf.math.segment_sum(tf.square(flat), self._segment_ids)])
         self._last_gradients.assign(flat)
 
-    def read_steps(self):
+    def state(self):
+        """Traceable: the tracker's variables, for `read_steps` (see `fast_fit`)."""
+        return {"_gradient_steps": tf.convert_to_tensor(self._iterations),
+                "_gradient_squared_norms": tf.identity(self._squared_norms),
+                "_gradient_last": tf.identity(self._last_gradients)}
+
+    def read_steps(self, state=None):
         """Returns the per-layer norms of every step since the last call.
+
+        Args:
+            state: the output of `state()` computed in the training graph; None reads
+                the variables now.
 
         Returns:
             An array of shape `[steps, layers, 3]`; the last axis is kernel, bias, total.
         """
-        iterations = int(self._iterations.numpy())
+        if state is None:
+            state = {name: value.numpy() for name, value in self.state().items()}
+        self._last = state["_gradient_last"]
+        iterations = int(state["_gradient_steps"])
         num_steps = iterations - self.steps_read
         if num_steps > self.capacity:
             raise RuntimeError(f"{num_steps} optimizer steps between two reads, more than the capacity "
                                f"{self.capacity}; pass a larger max_steps_per_epoch")
         rows = np.arange(self.steps_read, iterations) % self.capacity
         self.steps_read = iterations
-        squared = self._squared_norms.numpy()[rows].astype(np.float64)
+        squared = np.asarray(state["_gradient_squared_norms"])[rows].astype(np.float64)
         return np.sqrt(np.einsum("sv,vlp->slp", squared, self._to_layer_parts))
 
     def last_gradients(self):
-        """Returns the gradients of the latest step, one array per variable (`variable_names` order)."""
-        return np.split(self._last_gradients.numpy(), np.cumsum(self.variable_sizes)[:-1])
+        """Returns the gradients of the last step read, one flat array per layer (kernel, then bias)."""
+        return np.split(np.asarray(self._last), np.cumsum(self.layer_sizes)[:-1])
 
 
 def epoch_statistics(keys, step_norms):
@@ -190,8 +203,13 @@ class GradientNormLogger(keras.callbacks.Callback):
             self.writer = EventWriter(Path(self.log_dir) / "train")
         self.tracker.read_steps()  # Forget steps taken before this fit.
 
+    def epoch_graph_statistics(self):
+        """Traceable: lets `fast_fit` read the tracker inside the epoch's own call."""
+        return self.tracker.state()
+
     def on_epoch_end(self, epoch, logs=None):
-        step_norms = self.tracker.read_steps()
+        state = {name: logs.pop(name) for name in list(logs or {}) if name.startswith("_gradient_")}
+        step_norms = self.tracker.read_steps(state or None)
         if not len(step_norms):
             return
         scalars = epoch_statistics(self.tracker.keys, step_norms)
@@ -201,8 +219,8 @@ class GradientNormLogger(keras.callbacks.Callback):
             return
         histograms = {}
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            histograms = {f"gradients/{key}/{name}": gradient
-                          for (key, name), gradient in zip(self.tracker.variable_names, self.tracker.last_gradients())}
+            histograms = {f"gradients/{key}": gradient
+                          for key, gradient in zip(self.tracker.keys, self.tracker.last_gradients())}
         self.writer.write(epoch, scalars, histograms)
         if self.per_step:
             first_step = self.tracker.steps_read - len(step_norms) + 1

@@ -8,8 +8,15 @@ matplotlib.use("Agg")  # Write files; never open a window.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-MODEL_TITLES = {"shallow_tanh": "shallow tanh (1 hidden layer)", "deep_tanh": "deep tanh (5 hidden, U(0,1))",
-                "deep_relu": "deep ReLU (5 hidden, He uniform)"}
+from summaries import SUCCESS_ACCURACY  # noqa: E402
+
+MODEL_ORDER = ("shallow_tanh", "deep_tanh", "deep_relu")  # Left to right in comparisons.
+
+
+def model_title(config):
+    """Describes a run's model from its config, e.g. `deep_tanh: 5 x tanh, uniform_0_1`."""
+    return (f"{config['model']}: {config['num_hidden_layers']} x {config['activation']}"
+            f"({config['width']}), {config['initializer']}")
 
 
 def _save(figure, path):
@@ -25,7 +32,7 @@ def layer_colors(num_layers):
     return plt.cm.viridis(np.linspace(0.0, 0.9, num_layers))
 
 
-def save_circles(x_train, y_train, x_test, y_test, path):
+def save_circles(x_train, y_train, x_test, y_test, path, noise=0.1):
     """Scatter plot of both splits, one colour per class."""
     figure, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
     for ax, x, y, split in [(axes[0], x_train, y_train, "train"), (axes[1], x_test, y_test, "test")]:
@@ -36,7 +43,7 @@ def save_circles(x_train, y_train, x_test, y_test, path):
         ax.set_aspect("equal")
     axes[0].set_ylabel("x2 (scaled)")
     axes[0].legend(loc="upper right", fontsize=8)
-    figure.suptitle("make_circles(n_samples=1000, noise=0.1), scaled to [-1, 1]")
+    figure.suptitle(f"make_circles(n_samples={len(x_train) + len(x_test)}, noise={noise}), scaled to [-1, 1]")
     return _save(figure, path)
 
 
@@ -82,13 +89,13 @@ def save_gradient_norms(result, path):
 
 def save_comparison(results_by_model, path):
     """The models side by side on shared axes: gradient norms per layer and test accuracy."""
-    names = [name for name in MODEL_TITLES if name in results_by_model]
+    names = [name for name in MODEL_ORDER if name in results_by_model]
     names += [name for name in results_by_model if name not in names]
     figure, axes = plt.subplots(2, len(names), figsize=(4.6 * len(names), 7.5), sharey="row", squeeze=False)
     for column, name in enumerate(names):
         result = results_by_model[name]
         plot_gradient_norms(axes[0, column], result)
-        axes[0, column].set_title(f"{MODEL_TITLES.get(name, name)}\n(seed {result['seed']})")
+        axes[0, column].set_title(f"{model_title(result['config'])}\n(seed {result['seed']})", fontsize=10)
         axes[0, column].legend(fontsize=7, title="layer (input -> output)", title_fontsize=7)
         accuracy = result["history"]["val_accuracy"]
         axes[1, column].plot(np.arange(1, len(accuracy) + 1), accuracy, color="black")
@@ -113,13 +120,13 @@ def plot_median_band(ax, curves, color, label):
     ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
 
 
-def save_multiseed(results, path, success=0.75):
+def save_multiseed(results, path, success=SUCCESS_ACCURACY):
     """Accuracy of every seed per model, and the median gradient norm per layer with its IQR band."""
     by_model = {}
     for result in results:
         if result["status"] == "completed":
             by_model.setdefault(result["config"]["model"], []).append(result)
-    names = [name for name in MODEL_TITLES if name in by_model]
+    names = [name for name in MODEL_ORDER if name in by_model] + [name for name in by_model if name not in MODEL_ORDER]
     figure, axes = plt.subplots(1, 1 + len(names), figsize=(4.4 * (1 + len(names)), 4.6))
     strip = axes[0]
     rng = np.random.default_rng(0)  # Jitter only, so points do not hide each other.
@@ -136,7 +143,8 @@ def save_multiseed(results, path, success=0.75):
         keys = by_model[name][0]["layer_keys"]
         for key, color in zip(keys, layer_colors(len(keys))):
             plot_median_band(ax, [result["history"][f"grad_norm/{key}/mean"] for result in by_model[name]], color, key)
-        ax.set(yscale="log", xlabel="epoch", title=MODEL_TITLES[name])
+        ax.set(yscale="log", xlabel="epoch")
+        ax.set_title(model_title(by_model[name][0]["config"]), fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, title="layer, median and IQR", title_fontsize=7)
     axes[1].set_ylabel("gradient L2 norm (epoch mean)")
@@ -163,7 +171,7 @@ def _first_layer_norm(result, epoch):
     return result["history"][f"grad_norm/{result['layer_keys'][0]}/mean"][epoch]
 
 
-def _success_rate(members, success=0.75):
+def _success_rate(members, success=SUCCESS_ACCURACY):
     return float(np.mean([result["test_accuracy"] >= success for result in members]))
 
 
@@ -194,7 +202,7 @@ def save_study(name, results, path):
                 left.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=8)
         left.set_xticks(range(len(depths)), depths)
         left.set_yticks(range(len(lines)), [label[line] for line in lines])
-        left.set(xlabel="hidden layers", title="success rate (test accuracy >= 0.75)")
+        left.set(xlabel="hidden layers", title=f"success rate (test accuracy >= {SUCCESS_ACCURACY})")
         figure.colorbar(image, ax=left, fraction=0.03)
     else:
         # Accuracy of every seed per cell.
@@ -206,7 +214,7 @@ def save_study(name, results, path):
             left.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
         left.set_xticks(range(len(positions)), [f"{label[line]}\ndepth {depth}" for line, depth in positions],
                         fontsize=7, rotation=30, ha="right")
-        left.axhline(0.75, color="gray", linestyle="--", linewidth=1)
+        left.axhline(SUCCESS_ACCURACY, color="gray", linestyle="--", linewidth=1)
         left.set(ylabel="final test accuracy", ylim=(0.3, 1.0), title="every seed, bar = median")
     for line in lines:
         present = [depth for depth in depths if line + (depth,) in cells]

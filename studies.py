@@ -15,11 +15,11 @@ Writes: logs/studies/<study>/<run>/, results/<study>.{csv,md}, figures/study_<st
 Finished runs are skipped when a study is run again.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import cli
 import experiment
-import multiseed
 import summaries
 import sweep
 
@@ -94,23 +94,20 @@ def main(argv=None):
     parser.add_argument("study", help=f"one of: {', '.join(STUDIES)}")
     parser.add_argument("--seeds", type=cli.positive_int(), help="seeds per grid cell (default: the study's)")
     parser.add_argument("--depths", type=cli.positive_int(), nargs="+", help="override the study's depths")
-    multiseed.add_sweep_flags(parser, "logs/studies")
+    sweep.add_sweep_flags(parser, "logs/studies")
     args = parser.parse_args(argv)
     if args.study not in STUDIES:
         cli.fail(f"unknown study {args.study!r}; choose from {', '.join(STUDIES)}")
     study = STUDIES[args.study]
     if args.depths:
-        study.depths = tuple(args.depths)
-    multiseed.check_output_dirs(args)
+        study = dataclasses.replace(study, depths=tuple(args.depths))
+    sweep.check_output_dirs(args)
 
     runs = study.runs(args.seeds or study.default_seeds, args.epochs)
     log_dir = f"{args.log_dir}/{study.name}"
     run_results = sweep.run_sweep(runs, log_dir, args.jobs, args.scheduler, args.progress)
 
-    table = summaries.summary_table(run_results, group_label).rename(columns={"group": "cell"})
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
-    for path in summaries.save_table(table, f"{args.table_dir}/{study.name}"):
-        print(f"wrote {path}")
+    summaries.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")
 
     import plots
 

@@ -68,8 +68,7 @@ def test_backward_signal_at_init_matches_tape():
     expected, _ = tape_layer_norms(model, x, y)
     np.testing.assert_allclose(init["gradient_norm"], expected[:, 2], rtol=1e-5)
     assert init["backward_signal"][-1] == pytest.approx(1.0)  # d output / d output.
-    assert init["jacobian_product"][-1] == 1.0  # Nothing above the output layer.
-    # The product of spectral norms bounds the mean backward signal from above.
+    # Per input, the product of the spectral norms above a layer bounds its backward signal.
     assert all(bound >= signal * (1 - 1e-5) for bound, signal in zip(init["jacobian_product"], init["backward_signal"]))
 
 
@@ -98,6 +97,9 @@ def test_verdict_thresholds():
     assert any("updates too small" in s for s in diagnostics.verdict(fake_result([1], update_ratio=5e-5)))
     assert not any("updates too small" in s for s in diagnostics.verdict(fake_result([1], update_ratio=2e-4)))
     assert diagnostics.verdict(fake_result([1], accuracy=0.75))[-1].endswith(": learned")
+    no_gradient = "layer 02_hidden_2 receives no gradient at epoch 1: vanishing"
+    assert diagnostics.verdict(fake_result([0.5, 0.0]))[0] == no_gradient
+    assert diagnostics.verdict(fake_result([0.0], accuracy=0.5))[0].startswith("layer 01_hidden_1 receives no gradient")
 
 
 @pytest.mark.parametrize("activation, initializer, depth, expected", [

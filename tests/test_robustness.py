@@ -37,6 +37,8 @@ def test_same_seed_gives_identical_numbers(tmp_path):
     (["--model", "medium"], "--model: invalid choice"),
     (["--activation", "tanhh"], "unknown activation 'tanhh'"),
     (["--initializer", "he_uniformm"], "unknown initializer 'he_uniformm'"),
+    (["--run-name", "../elsewhere", "--model", "deep"], "--run-name must be a plain directory name"),
+    (["--run-name", "mine"], "--run-name names one run"),
 ])
 def test_bad_flags_exit_2_with_one_line(tmp_path, args, message):
     process = run_script("mlp_tanh.py", *args, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
@@ -67,21 +69,25 @@ def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
     assert "epoch_loss" in events.Tags()["scalars"]
 
 
-def test_ctrl_c_leaves_readable_partial_result(tmp_path):
+@pytest.mark.parametrize("seconds_into_training", [0.0, 3.0])
+def test_ctrl_c_leaves_readable_partial_result(tmp_path, seconds_into_training):
     run_dir = tmp_path / "logs" / "deep_tanh"
     process = subprocess.Popen([sys.executable, str(ROOT / "mlp_tanh.py"), "--model", "deep", "--epochs", "100000",
                                 "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not list(run_dir.glob("train/events*")) and time.time() < deadline:
-        time.sleep(0.5)
-    time.sleep(3)  # A few hundred epochs.
+    marker = "train/events*" if seconds_into_training else "*"  # 0: as soon as the run directory exists.
+    while not (run_dir.exists() and list(run_dir.glob(marker))) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(seconds_into_training)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
     result = json.loads((run_dir / "result.json").read_text())
-    assert result["status"] == "interrupted" and result["epochs_completed"] > 10
-    assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == result["epochs_completed"]
-    events = EventAccumulator(str(run_dir / "train"), size_guidance={"scalars": 0}).Reload()
-    assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= result["epochs_completed"] - 1
+    assert result["status"] == "interrupted"
+    if seconds_into_training:
+        assert result["epochs_completed"] > 10
+        assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == result["epochs_completed"]
+        events = EventAccumulator(str(run_dir / "train"), size_guidance={"scalars": 0}).Reload()
+        assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= result["epochs_completed"] - 1

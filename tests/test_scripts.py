@@ -85,8 +85,10 @@ def test_tensorboard_scalars_and_histograms(relu_run):
             scalars = train.Scalars(f"grad_norm/{key}/{stat}")
             assert [event.step for event in scalars] == list(range(EPOCHS))
             assert all(event.value > 0 for event in scalars)
-        for variable in ("kernel", "bias"):
-            assert len(train.Histograms(f"gradients/{key}/{variable}")) == EPOCHS
+        histograms = train.Histograms(f"gradients/{key}")
+        assert len(histograms) == EPOCHS
+        assert histograms[0].histogram_value.num == (2 * 5 + 5 if key.startswith("01") else 5 * 5 + 5
+                                                     if key != "06_output" else 5 + 1)  # Kernel and bias.
     assert "epoch_loss" in tags["scalars"] and "epoch_accuracy" in tags["scalars"]
     for group in ("dead_units", "activation_mean", "activation_std", "update_ratio"):
         assert len(train.Scalars(f"{group}/01_hidden_1")) == EPOCHS
@@ -109,6 +111,9 @@ def test_runs_never_overwrite_each_other(tmp_path):
     experiment.train_and_evaluate(config, tmp_path / "logs", tmp_path / "figures", overwrite=True)
     assert sorted(path.name for path in (tmp_path / "logs").iterdir()) == ["shallow_tanh", "shallow_tanh-2"]
     assert (tmp_path / "logs" / "shallow_tanh" / "result.json").read_text() != first  # A new wall time at least.
+    figures = sorted(path.name for path in (tmp_path / "figures").iterdir())
+    assert figures == sorted(f"{run}_{kind}.png" for run in ("shallow_tanh", "shallow_tanh-2")
+                             for kind in ("learning_curves", "grad_norms", "grad_heatmap"))
 
 
 def test_compare_reads_saved_results(tanh_run, relu_run, tmp_path):

@@ -1,5 +1,6 @@
 """The sweep runner, multi-seed statistics and studies: resume, atomic results, Dask, HParams, bad input."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -23,10 +24,19 @@ def test_finished_runs_are_skipped_and_partial_ones_redone(tmp_path):
     before = finished.stat().st_mtime_ns
     # An interrupted run: a directory without a result, plus a stray file inside it.
     (tmp_path / "deep_relu-seed1" / "result.json").unlink()
+    (tmp_path / "deep_relu-seed1" / "stray.txt").write_text("left over")
     again = sweep.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
     assert finished.stat().st_mtime_ns == before  # Not retrained.
     assert again[0] == results[0]
     assert again[1]["status"] == "completed" and again[1]["history"] == results[1]["history"]  # Same seed, same run.
+    assert not (tmp_path / "deep_relu-seed1" / "stray.txt").exists()
+
+
+def test_a_saved_run_with_another_config_is_trained_again(tmp_path):
+    sweep.run_sweep(tiny_runs((0,)), tmp_path, jobs=1, progress=False)
+    longer = [sweep.Run(run.name, dataclasses.replace(run.config, epochs=3)) for run in tiny_runs((0,))]
+    result = sweep.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]
+    assert result["epochs_completed"] == 3
 
 
 def test_empty_grid_exits_2(tmp_path):
@@ -101,12 +111,18 @@ def test_study_script_runs_a_small_grid(tmp_path):
     (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
 ])
 def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
+    # Results where each command would write its first run: multiseed's and the depth study's.
     logs = tmp_path / "logs"
-    sweep.run_sweep(tiny_runs((0,)), logs / "depth", jobs=1, progress=False)
-    before = (logs / "depth" / "deep_relu-seed0" / "result.json").read_bytes()
+    finished = [logs / "shallow_tanh-seed0" / "result.json",
+                logs / "depth" / "tanh_uniform01-depth1-seed0" / "result.json"]
+    for path in finished:
+        path.parent.mkdir(parents=True)
+        path.write_text('{"status": "completed"}')
     process = run_script(*args, "--log-dir", logs, "--figure-dir", tmp_path / "figures",
                          "--table-dir", tmp_path / "results")
     assert process.returncode == 2, process.stderr
     assert process.stderr.startswith("error: ") and message in process.stderr
     assert len(process.stderr.strip().splitlines()) == 1, process.stderr
-    assert (logs / "depth" / "deep_relu-seed0" / "result.json").read_bytes() == before
+    assert all(path.read_text() == '{"status": "completed"}' for path in finished)
+    assert sorted(path.name for path in logs.rglob("*")) == sorted(
+        ["shallow_tanh-seed0", "depth", "tanh_uniform01-depth1-seed0", "result.json", "result.json"])
