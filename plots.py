@@ -216,6 +216,20 @@ def save_study(name, results, path):
                         fontsize=7, rotation=30, ha="right")
         left.axhline(SUCCESS_ACCURACY, color="gray", linestyle="--", linewidth=1)
         left.set(ylabel="final test accuracy", ylim=(0.3, 1.0), title="every seed, bar = median")
+    if len(depths) == 1:
+        # One depth: the first layer's gradient over the epochs says more than one point.
+        for line in lines:
+            members = cells[line + (depths[0],)]
+            key = members[0]["layer_keys"][0]
+            plot_median_band(right, [result["history"][f"grad_norm/{key}/mean"] for result in members],
+                             colors[line], label[line])
+        right.set(yscale="log", xlabel="epoch", ylabel="first hidden layer gradient norm (median, IQR)",
+                  title=f"gradient reaching the first layer, depth {depths[0]}")
+        right.grid(alpha=0.3, which="both")
+        right.legend(fontsize=7)
+        figure.suptitle(f"Study: {name}")
+        figure.tight_layout()
+        return _save(figure, path)
     for line in lines:
         present = [depth for depth in depths if line + (depth,) in cells]
         for epoch, style, when in [(0, "--", "epoch 1"), (-1, "-", "end")]:
