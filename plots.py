@@ -188,7 +188,7 @@ def save_study(name, results, path):
 
     if name == "weights":
         return _save_weight_study(cells, label, path)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13 + 0.25 * max(0, len(cells) - 8), 5.2))
     if name in ("depth", "width") or len(depths) > 2:
         # Trainability map: success rate per line and depth.
         grid = np.full((len(lines), len(depths)), np.nan)
@@ -212,8 +212,8 @@ def save_study(name, results, path):
             accuracies = [result["test_accuracy"] for result in cells[line + (depth,)]]
             left.scatter(index + rng.uniform(-0.15, 0.15, len(accuracies)), accuracies, s=14, color=colors[line])
             left.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
-        left.set_xticks(range(len(positions)), [f"{label[line]}\ndepth {depth}" for line, depth in positions],
-                        fontsize=7, rotation=30, ha="right")
+        left.set_xticks(range(len(positions)), [f"{label[line]}, depth {depth}" for line, depth in positions],
+                        fontsize=7, rotation=55, ha="right", rotation_mode="anchor")
         left.axhline(SUCCESS_ACCURACY, color="gray", linestyle="--", linewidth=1)
         left.set(ylabel="final test accuracy", ylim=(0.3, 1.0), title="every seed, bar = median")
     if len(depths) == 1:
