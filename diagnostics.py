@@ -35,7 +35,6 @@ VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0
 MOSTLY = 0.5
 SMALL_UPDATES = 1e-4
-DIAGNOSTIC_GROUPS = ("saturation", "dead_units", "activation_mean", "activation_std", "update_ratio")
 
 
 def _activation_name(layer):
