@@ -99,7 +99,11 @@ class GradientNormTracker:
 
     def _install(self, model):
         optimizer = model.optimizer
-        apply_gradients = optimizer.apply
+        # A tracker replacing an earlier one (say, with more capacity) wraps the original
+        # `apply`, not the earlier wrapper, so each step is recorded once.
+        previous = getattr(optimizer, "_gradient_norm_tracker", None)
+        apply_gradients = previous.original_apply if previous is not None else optimizer.apply
+        self.original_apply = apply_gradients
 
         def apply_and_record(grads, trainable_variables=None):
             variables = trainable_variables if trainable_variables is not None else optimizer._trainable_variables

@@ -114,3 +114,15 @@ def test_per_step_norms_reach_tensorboard(tmp_path):
         for epoch in range(2):
             epoch_mean = np.mean([event.value for event in steps[epoch * 4:(epoch + 1) * 4]])
             np.testing.assert_allclose(epoch_mean, history[f"grad_norm/{key}/mean"][epoch], rtol=1e-6)
+
+
+def test_a_replacing_tracker_wraps_the_optimizer_once():
+    (x, y), _ = data.load_circles(num_samples=64)
+    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
+    first = grad_logging.GradientNormTracker(model, capacity=8)
+    second = grad_logging.GradientNormTracker(model, capacity=64)
+    assert second.original_apply == first.original_apply
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # 2 steps.
+    assert second.read_steps().shape[0] == 2
+    first_buffer = first.state()["_gradient_squared_norms"].numpy()
+    assert not first_buffer.any()  # The replaced tracker records nothing any more.
