@@ -44,8 +44,11 @@ def _activation_name(layer):
 class LayerDiagnostics(keras.callbacks.Callback):
     """Per layer and epoch: saturation, dead units, activation mean and std, update-to-weight ratio.
 
-    One traced forward pass over `x` per epoch computes everything in the graph. The
-    update ratio needs `grad_logging.GradientNormLogger` earlier in the callback list.
+    For models of layers with outputs `[batch, units]`, such as MLPs. One forward pass
+    over `x` per epoch, inside the epoch's own call under `fast_fit`, computes everything
+    for all layers at once, as a handful of ops on one `[inputs, units]` table (each op
+    in the epoch's graph costs time every epoch). The update ratio needs
+    `grad_logging.GradientNormLogger` earlier in the callback list.
     Keys: `saturation/<layer key>` (tanh and sigmoid layers), `dead_units/<layer key>`
     (ReLU layers), `activation_mean/...`, `activation_std/...`, `update_ratio/...`.
     """
@@ -58,40 +61,77 @@ class LayerDiagnostics(keras.callbacks.Callback):
         self.layers = grad_logging.trainable_layers(self.model)
         self.keys = grad_logging.layer_keys(self.model)
         self.kinds = [_activation_name(layer) for layer in self.layers]
-        self.probe = keras.Model(self.model.inputs, [layer.output for layer in self.layers])
         self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self._layer_statistics = tf.function(self.epoch_graph_statistics)
+        self._prepare_tables()
+        # `fast_fit` computes the statistics inside each epoch's call; plain `fit` calls this.
+        self._graph_statistics = tf.function(self.epoch_graph_statistics)
+
+    def _prepare_tables(self):
+        # Every unit of every layer is one column of a [inputs, units] table; these say
+        # which layer each column belongs to and where its saturated region starts.
+        units = [int(layer.output.shape[-1]) for layer in self.layers]
+        layer_of_unit = np.repeat(np.arange(len(units)), units)
+        # Multiplying per-unit numbers by this [units, layers] matrix averages them per layer.
+        self._layer_average = tf.constant(np.eye(len(units), dtype=np.float32)[layer_of_unit]
+                                          / np.float32(units)[layer_of_unit, None])
+        self._layer_of_unit = tf.constant(layer_of_unit)
+        centre = {"tanh": 0.0, "sigmoid": 0.5}
+        threshold = {"tanh": TANH_SATURATION, "sigmoid": 0.5 - SIGMOID_SATURATION}
+        self._centre = tf.constant([centre.get(self.kinds[layer], 0.0) for layer in layer_of_unit], tf.float32)
+        self._threshold = tf.constant([threshold.get(self.kinds[layer], np.inf) for layer in layer_of_unit],
+                                      tf.float32)
+        weights = [weight for layer in self.layers for weight in layer.trainable_weights]
+        self._weight_positions = grad_logging.flat_positions(weights)
+        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)),
+                                                      [sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
+                                                       for layer in self.layers]))
 
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""
-        rows = []
-        for activations, kind, layer in zip(self.probe(self.x, training=False), self.kinds, self.layers):
-            if kind == "tanh":
-                saturated = tf.abs(activations) > TANH_SATURATION
-            else:  # Sigmoid; for other activations the value is not reported.
-                saturated = tf.abs(activations - 0.5) > 0.5 - SIGMOID_SATURATION
-            dead = tf.reduce_max(activations, axis=0) <= 0.0
-            weight_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w)) for w in layer.trainable_weights]))
-            rows.append(tf.stack([tf.reduce_mean(tf.cast(saturated, tf.float32)),
-                                  tf.reduce_mean(tf.cast(dead, tf.float32)), tf.reduce_mean(activations),
-                                  tf.math.reduce_std(activations), weight_norm]))
-        return {"_layer_statistics": tf.stack(rows)}
+        activations = tf.concat(_layer_outputs(self.model, self.layers, self.x), axis=1)  # [inputs, units]
+        saturated = tf.cast(tf.abs(activations - self._centre) > self._threshold, tf.float32)
+        unit_mean = tf.reduce_mean(activations, axis=0)
+        layer_mean = tf.linalg.matvec(self._layer_average, unit_mean, transpose_a=True)
+        centred = activations - tf.gather(layer_mean, self._layer_of_unit)
+        per_unit = tf.stack([tf.reduce_mean(saturated, axis=0),
+                             tf.cast(tf.reduce_max(activations, axis=0) <= 0.0, tf.float32),
+                             unit_mean, tf.reduce_mean(tf.square(centred), axis=0)])
+        saturated, dead, mean, variance = tf.unstack(per_unit @ self._layer_average)
+        weights = tf.dynamic_stitch(self._weight_positions,
+                                    [weight for layer in self.layers for weight in layer.trainable_weights])
+        weight_norm = tf.sqrt(tf.math.segment_sum(tf.square(weights), self._layer_of_weight))
+        return {"_layer_statistics": tf.stack([saturated, dead, mean, tf.sqrt(variance), weight_norm], axis=1)}
 
     def on_epoch_end(self, epoch, logs=None):
         # `fast_fit` computes the table inside the epoch's own call; plain `fit` does not.
         table = logs.pop("_layer_statistics", None)
         if table is None:
-            table = self._layer_statistics()["_layer_statistics"].numpy()
-        for key, kind, (saturated, dead, mean, std, weight_norm) in zip(self.keys, self.kinds, table):
+            table = self._graph_statistics()["_layer_statistics"]
+        for key, kind, (saturated, dead, mean, std, weight_norm) in zip(self.keys, self.kinds,
+                                                                        np.asarray(table).tolist()):
             if kind in ("tanh", "sigmoid"):
-                logs[f"saturation/{key}"] = float(saturated)
+                logs[f"saturation/{key}"] = saturated
             if kind == "relu":
-                logs[f"dead_units/{key}"] = float(dead)
-            logs[f"activation_mean/{key}"] = float(mean)
-            logs[f"activation_std/{key}"] = float(std)
+                logs[f"dead_units/{key}"] = dead
+            logs[f"activation_mean/{key}"] = mean
+            logs[f"activation_std/{key}"] = std
             gradient_norm = logs.get(grad_logging.history_key(key))
             if gradient_norm is not None:
-                logs[f"update_ratio/{key}"] = self.learning_rate * gradient_norm / max(float(weight_norm), 1e-12)
+                logs[f"update_ratio/{key}"] = self.learning_rate * gradient_norm / max(weight_norm, 1e-12)
+
+
+def _layer_outputs(model, layers, x):
+    """Traceable: the outputs of `layers` (the model's trainable layers) on `x`, in one forward pass."""
+    if isinstance(model, keras.Sequential) and all(layer in layers for layer in model.layers):
+        outputs, current = [], x
+        for layer in model.layers:
+            current = layer(current, training=False)
+            outputs.append(current)
+        return outputs
+    # Any other model: a functional model whose outputs are the layers' outputs. It is
+    # slower for Sequential models, whose layer outputs it recomputes from the input.
+    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    return probe(x, training=False)
 
 
 class DecisionBoundarySnapshots(keras.callbacks.Callback):

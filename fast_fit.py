@@ -40,6 +40,10 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
     """
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+    # Keras's TensorFlow trainer builds the compiled metrics while tracing the train
+    # function, and TensorFlow traces a function that creates variables twice: building
+    # them here first saves one trace of the whole epoch (~0.4 s for a deep MLP).
+    model._symbolic_build(data_batch=(x[:1], y[:1]))
     model.train_step = functools.partial(
         _train_one_epoch, model, batch_size=batch_size, seed_generator=keras.random.SeedGenerator(seed),
         validation_data=None if validation_data is None else tuple(tf.constant(v) for v in validation_data),

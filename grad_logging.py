@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tensorboard_logging import EventWriter
+from tensorboard_logging import EventWriter, histogram_table
 
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
 STAT_NAMES = ("mean", "max", "kernel_mean", "kernel_max", "bias_mean", "bias_max")
@@ -59,14 +59,25 @@ def history_key(layer_key, stat="mean"):
     return f"grad_norm/{layer_key}/{stat}"
 
 
+def flat_positions(variables):
+    """Returns, for each variable, the positions of its entries in one flat vector of all of them.
+
+    `tf.dynamic_stitch(flat_positions(variables), values)` then builds that vector (of
+    the variables, or of their gradients) in a single op.
+    """
+    ends = np.cumsum([int(np.prod(variable.shape)) for variable in variables])
+    return [np.arange(end - int(np.prod(variable.shape)), end).reshape(variable.shape)
+            for variable, end in zip(variables, ends)]
+
+
 class GradientNormTracker:
     """Records per-layer gradient norms inside the training graph, at every optimizer step.
 
     Wraps `model.optimizer.apply` so that every step stores the squared norm of each
     variable's gradient in a ring buffer indexed by the optimizer's step counter, and
-    keeps the step's gradients for histograms. Reading turns the steps since the last
-    read into per-layer norms with NumPy. No step is lost as long as at most `capacity`
-    steps pass between two reads (`GradientNormLogger` reads once per epoch).
+    keeps the step's gradients for histograms. `epoch_norms` turns the steps since its
+    last call into per-layer norms. No step is lost as long as at most `capacity` steps
+    pass between two calls (`GradientNormLogger` calls it once per epoch).
     """
 
     def __init__(self, model, capacity=1024):
@@ -75,26 +86,29 @@ class GradientNormTracker:
         self.keys = layer_keys(model)
         layers = trainable_layers(model)
         self._variables = [variable for layer in layers for variable in layer.trainable_weights]
-        self.variable_sizes = [int(np.prod(variable.shape)) for variable in self._variables]
-        self.layer_sizes = [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights)
-                            for layer in layers]
+        variable_sizes = [int(np.prod(variable.shape)) for variable in self._variables]
         # Each variable's squared norm adds to its layer's "kernel" or "bias" column and to
         # "total" (other variables, such as BatchNorm's gamma, only to "total").
-        self._to_layer_parts = np.zeros([len(self._variables), len(layers), len(PARTS)])
-        column = 0
+        to_layer_parts = np.zeros([len(self._variables), len(layers), len(PARTS)], np.float32)
+        layer_of_entry, column = [], 0
         for layer_index, layer in enumerate(layers):
             for variable in layer.trainable_weights:
                 if variable.name in ("kernel", "bias"):
-                    self._to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
-                self._to_layer_parts[column, layer_index, 2] = 1.0
+                    to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
+                to_layer_parts[column, layer_index, 2] = 1.0
+                layer_of_entry += [layer_index] * variable_sizes[column]
                 column += 1
-        # Segment ids map each entry of the flattened gradient to its variable.
-        self._segment_ids = tf.constant(np.repeat(np.arange(len(self._variables)), self.variable_sizes))
+        self._to_layer_parts = tf.constant(to_layer_parts.reshape(len(self._variables), -1))
+        # Where each variable's gradient goes in one flat vector of all gradients, and
+        # which variable and layer each entry of that vector belongs to.
+        self._flat_positions = flat_positions(self._variables)
+        self._variable_of_entry = tf.constant(np.repeat(np.arange(len(self._variables)), variable_sizes))
+        self._layer_of_entry = tf.constant(layer_of_entry, tf.int32)
         self.capacity = capacity
         self._squared_norms = tf.Variable(tf.zeros([capacity, len(self._variables)]), trainable=False)
-        self._last_gradients = tf.Variable(tf.zeros([sum(self.variable_sizes)]), trainable=False)
+        self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
         self._iterations = model.optimizer.iterations
-        self.steps_read = int(self._iterations.numpy())
+        self._steps_read = tf.Variable(tf.convert_to_tensor(self._iterations), trainable=False)
         self._install(model)
 
     def _install(self, model):
@@ -116,60 +130,47 @@ class GradientNormTracker:
         model.train_function = None
 
     def _record(self, grads, variables):
-        # Runs inside the training graph at every step, so it is a handful of ops:
-        # flatten all gradients into one vector, sum its squares per variable, store.
+        # Runs inside the training graph at every step, where each op costs about as much
+        # as the arithmetic of a width-5 layer, so it is as few ops as possible: gather all
+        # gradients into one vector, sum its squares per variable, store that row.
         by_path = {variable.path: grad for grad, variable in zip(grads, variables) if grad is not None}
         # A variable the loss does not depend on has no gradient: count it as zero.
-        flat = tf.concat([tf.reshape(by_path.get(variable.path, tf.zeros_like(variable)), [-1])
-                          for variable in self._variables], axis=0)
+        flat = tf.dynamic_stitch(self._flat_positions, [by_path.get(variable.path, tf.zeros_like(variable))
+                                                         for variable in self._variables])
         row = tf.math.floormod(tf.convert_to_tensor(self._iterations), self.capacity)
-        self._squared_norms.scatter_nd_update([[row]], [tf.math.segment_sum(tf.square(flat), self._segment_ids)])
+        squared_norms = tf.math.segment_sum(tf.square(flat), self._variable_of_entry)
+        tf.raw_ops.ResourceScatterUpdate(resource=self._squared_norms.handle, indices=row, updates=squared_norms)
         self._last_gradients.assign(flat)
 
-    def state(self):
-        """Traceable: the tracker's variables, for `read_steps` (see `fast_fit`)."""
-        return {"_gradient_steps": tf.convert_to_tensor(self._iterations),
-                "_gradient_squared_norms": tf.identity(self._squared_norms),
-                "_gradient_last": tf.identity(self._last_gradients)}
+    def forget_steps(self):
+        """Makes the next `epoch_norms` start from the optimizer's current step."""
+        self._steps_read.assign(tf.convert_to_tensor(self._iterations))
 
-    def read_steps(self, state=None):
-        """Returns the per-layer norms of every step since the last call.
-
-        Args:
-            state: the output of `state()` computed in the training graph; None reads
-                the variables now.
+    def epoch_norms(self):
+        """Traceable: the per-layer norms of every step since the last call.
 
         Returns:
-            An array of shape `[steps, layers, 3]`; the last axis is kernel, bias, total.
+            A float32 tensor `[steps, layers, 3]`; the last axis is kernel, bias, total.
+            With more than `capacity` steps, the oldest rows hold later steps' norms.
         """
-        if state is None:
-            state = {name: value.numpy() for name, value in self.state().items()}
-        self._last = state["_gradient_last"]
-        iterations = int(state["_gradient_steps"])
-        num_steps = iterations - self.steps_read
-        if num_steps > self.capacity:
-            raise RuntimeError(f"{num_steps} optimizer steps between two reads, more than the capacity "
-                               f"{self.capacity}; pass a larger max_steps_per_epoch")
-        rows = np.arange(self.steps_read, iterations) % self.capacity
-        self.steps_read = iterations
-        squared = np.asarray(state["_gradient_squared_norms"])[rows].astype(np.float64)
-        return np.sqrt(np.einsum("sv,vlp->slp", squared, self._to_layer_parts))
+        iterations = tf.convert_to_tensor(self._iterations)
+        rows = tf.math.floormod(tf.range(self._steps_read, iterations), self.capacity)
+        self._steps_read.assign(iterations)
+        squared = tf.gather(self._squared_norms, rows) @ self._to_layer_parts
+        return tf.reshape(tf.sqrt(squared), [-1, len(self.keys), len(PARTS)])
 
-    def last_gradients(self):
-        """Returns the gradients of the last step read, one flat array per layer (kernel, then bias)."""
-        return np.split(np.asarray(self._last), np.cumsum(self.layer_sizes)[:-1])
+    def last_gradient_histograms(self, bucket_count=30):
+        """Traceable: a `tensorboard_logging.histogram_table` of the last step's gradient, one row per layer."""
+        return histogram_table(self._last_gradients, self._layer_of_entry, len(self.keys), bucket_count)
 
 
-def epoch_statistics(keys, step_norms):
-    """Returns `{history_key: value}`: mean and max over an epoch's steps of `[steps, layers, 3]` norms."""
-    mean, maximum = step_norms.mean(axis=0), step_norms.max(axis=0)
-    logs = {}
-    for layer_index, key in enumerate(keys):
-        values = (mean[layer_index, 2], maximum[layer_index, 2], mean[layer_index, 0], maximum[layer_index, 0],
-                  mean[layer_index, 1], maximum[layer_index, 1])
-        for stat, value in zip(STAT_NAMES, values):
-            logs[history_key(key, stat)] = float(value)
-    return logs
+def epoch_statistics(step_norms):
+    """Traceable: the `STAT_NAMES` of every layer from `[steps, layers, 3]` norms, as one vector (layer-major)."""
+    mean, maximum = tf.reduce_mean(step_norms, axis=0), tf.reduce_max(step_norms, axis=0)
+    kernel, bias, total = PARTS.index("kernel"), PARTS.index("bias"), PARTS.index("total")
+    columns = [mean[:, total], maximum[:, total], mean[:, kernel], maximum[:, kernel], mean[:, bias],
+               maximum[:, bias]]
+    return tf.reshape(tf.stack(columns, axis=1), [-1])
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -205,32 +206,48 @@ class GradientNormLogger(keras.callbacks.Callback):
             raise ValueError(f"{steps} steps per epoch; pass GradientNormLogger(max_steps_per_epoch={steps})")
         if self.log_dir is not None and self.writer is None:
             self.writer = EventWriter(Path(self.log_dir) / "train")
-        self.tracker.read_steps()  # Forget steps taken before this fit.
+        self.tracker.forget_steps()  # Steps taken before this fit are not this fit's.
+        keys = self.tracker.keys
+        self._history_keys = [history_key(key, stat) for key in keys for stat in STAT_NAMES]
+        self._histogram_tags = [f"gradients/{key}" for key in keys]
+        self._step_tags = [f"grad_norm_step/{key}" for key in keys]
+        # `fast_fit` computes the statistics inside each epoch's call; plain `fit` calls this.
+        self._graph_statistics = tf.function(self.epoch_graph_statistics)
 
     def epoch_graph_statistics(self):
-        """Traceable: lets `fast_fit` read the tracker inside the epoch's own call."""
-        return self.tracker.state()
+        """Traceable: the epoch's numbers, computed in the training graph (see `fast_fit`)."""
+        step_norms = self.tracker.epoch_norms()
+        statistics = {"_gradient_steps": tf.shape(step_norms)[0], "_gradient_statistics": epoch_statistics(step_norms)}
+        if self.log_dir is not None and self.histogram_freq:
+            statistics["_gradient_histograms"] = self.tracker.last_gradient_histograms()
+        if self.log_dir is not None and self.per_step:
+            statistics["_gradient_step_norms"] = step_norms[:, :, PARTS.index("total")]
+            statistics["_gradient_last_step"] = tf.convert_to_tensor(self.model.optimizer.iterations)
+        return statistics
 
     def on_epoch_end(self, epoch, logs=None):
-        state = {name: logs.pop(name) for name in list(logs or {}) if name.startswith("_gradient_")}
-        step_norms = self.tracker.read_steps(state or None)
-        if not len(step_norms):
+        logs = logs if logs is not None else {}
+        statistics = {name: logs.pop(name) for name in list(logs) if name.startswith("_gradient_")}
+        if not statistics:
+            statistics = self._graph_statistics()
+        steps = int(statistics["_gradient_steps"])
+        if steps > self.tracker.capacity:
+            raise RuntimeError(f"{steps} optimizer steps in one epoch, more than the capacity "
+                               f"{self.tracker.capacity}; pass a larger max_steps_per_epoch")
+        if not steps:
             return
-        scalars = epoch_statistics(self.tracker.keys, step_norms)
-        if logs is not None:
-            logs.update(scalars)
+        scalars = dict(zip(self._history_keys, np.asarray(statistics["_gradient_statistics"]).tolist()))
+        logs.update(scalars)
         if self.writer is None:
             return
         histograms = {}
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            histograms = {f"gradients/{key}": gradient
-                          for key, gradient in zip(self.tracker.keys, self.tracker.last_gradients())}
+            histograms = dict(zip(self._histogram_tags, np.asarray(statistics["_gradient_histograms"])))
         self.writer.write(epoch, scalars, histograms)
         if self.per_step:
-            first_step = self.tracker.steps_read - len(step_norms) + 1
-            for step, norms in enumerate(step_norms, start=first_step):
-                self.writer.write(step, {f"grad_norm_step/{key}": float(norm)
-                                         for key, norm in zip(self.tracker.keys, norms[:, 2])})
+            first_step = int(statistics["_gradient_last_step"]) - steps + 1
+            for step, norms in enumerate(np.asarray(statistics["_gradient_step_norms"]).tolist(), start=first_step):
+                self.writer.write(step, dict(zip(self._step_tags, norms)))
 
     def on_train_end(self, logs=None):
         self.close()
