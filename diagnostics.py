@@ -78,8 +78,9 @@ class LayerDiagnostics(keras.callbacks.Callback):
         centre = {"tanh": 0.0, "sigmoid": 0.5}
         threshold = {"tanh": TANH_SATURATION, "sigmoid": 0.5 - SIGMOID_SATURATION}
         self._centre = tf.constant([centre.get(self.kinds[layer], 0.0) for layer in layer_of_unit], tf.float32)
-        self._threshold = tf.constant([threshold.get(self.kinds[layer], np.inf) for layer in layer_of_unit],
-                                      tf.float32)
+        # Saturated when (a - centre)^2 > threshold^2, one op fewer than |a - centre| > threshold.
+        self._squared_threshold = tf.constant([threshold.get(self.kinds[layer], np.inf) ** 2
+                                               for layer in layer_of_unit], tf.float32)
         weights = [weight for layer in self.layers for weight in layer.trainable_weights]
         self._weight_positions = grad_logging.flat_positions(weights)
         self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)),
@@ -89,13 +90,13 @@ class LayerDiagnostics(keras.callbacks.Callback):
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""
         activations = tf.concat(_layer_outputs(self.model, self.layers, self.x), axis=1)  # [inputs, units]
-        saturated = tf.cast(tf.abs(activations - self._centre) > self._threshold, tf.float32)
+        saturated = tf.math.squared_difference(activations, self._centre) > self._squared_threshold
         unit_mean = tf.reduce_mean(activations, axis=0)
         layer_mean = tf.linalg.matvec(self._layer_average, unit_mean, transpose_a=True)
-        centred = activations - tf.gather(layer_mean, self._layer_of_unit)
-        per_unit = tf.stack([tf.reduce_mean(saturated, axis=0),
+        squared_deviation = tf.math.squared_difference(activations, tf.gather(layer_mean, self._layer_of_unit))
+        per_unit = tf.stack([tf.reduce_mean(tf.cast(saturated, tf.float32), axis=0),
                              tf.cast(tf.reduce_max(activations, axis=0) <= 0.0, tf.float32),
-                             unit_mean, tf.reduce_mean(tf.square(centred), axis=0)])
+                             unit_mean, tf.reduce_mean(squared_deviation, axis=0)])
         saturated, dead, mean, variance = tf.unstack(per_unit @ self._layer_average)
         weights = tf.dynamic_stitch(self._weight_positions,
                                     [weight for layer in self.layers for weight in layer.trainable_weights])
@@ -145,16 +146,14 @@ class DecisionBoundarySnapshots(keras.callbacks.Callback):
         self._points = tf.constant(np.stack([self.grid_x.ravel(), self.grid_y.ravel()], axis=1))
         self.snapshots = {}  # epoch (1-based) -> probabilities, shape of the grid
 
-    def on_train_begin(self, logs=None):
-        self._predict = tf.function(lambda: self.model(self._points, training=False))
-
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 in self.epochs:
             self.take(epoch + 1)
 
     def take(self, epoch):
         """Records the current predictions as the snapshot of `epoch`."""
-        self.snapshots[epoch] = self._predict().numpy().reshape(self.grid_x.shape)
+        # Eager: four calls of a few ms each cost less than tracing a function for them.
+        self.snapshots[epoch] = self.model(self._points, training=False).numpy().reshape(self.grid_x.shape)
 
 
 def backward_signal_at_init(model, x, y):

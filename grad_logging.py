@@ -26,10 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tensorboard_logging import EventWriter, histogram_table
+from tensorboard_logging import EventWriter
 
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
-STAT_NAMES = ("mean", "max", "kernel_mean", "kernel_max", "bias_mean", "bias_max")
+# Per-layer statistics over an epoch's steps, in the column order of `epoch_statistics`.
+STAT_NAMES = ("kernel_mean", "bias_mean", "mean", "kernel_max", "bias_max", "max")
 
 
 def trainable_layers(model):
@@ -90,20 +91,20 @@ class GradientNormTracker:
         # Each variable's squared norm adds to its layer's "kernel" or "bias" column and to
         # "total" (other variables, such as BatchNorm's gamma, only to "total").
         to_layer_parts = np.zeros([len(self._variables), len(layers), len(PARTS)], np.float32)
-        layer_of_entry, column = [], 0
+        column = 0
         for layer_index, layer in enumerate(layers):
             for variable in layer.trainable_weights:
                 if variable.name in ("kernel", "bias"):
                     to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
                 to_layer_parts[column, layer_index, 2] = 1.0
-                layer_of_entry += [layer_index] * variable_sizes[column]
                 column += 1
         self._to_layer_parts = tf.constant(to_layer_parts.reshape(len(self._variables), -1))
-        # Where each variable's gradient goes in one flat vector of all gradients, and
-        # which variable and layer each entry of that vector belongs to.
+        # Where each variable's gradient goes in one flat vector of all gradients, which
+        # variable each entry of that vector belongs to, and which part is each layer's.
         self._flat_positions = flat_positions(self._variables)
         self._variable_of_entry = tf.constant(np.repeat(np.arange(len(self._variables)), variable_sizes))
-        self._layer_of_entry = tf.constant(layer_of_entry, tf.int32)
+        layer_sizes = [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights) for layer in layers]
+        self.layer_slices = [slice(end - size, end) for size, end in zip(layer_sizes, np.cumsum(layer_sizes))]
         self.capacity = capacity
         self._squared_norms = tf.Variable(tf.zeros([capacity, len(self._variables)]), trainable=False)
         self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
@@ -159,18 +160,14 @@ class GradientNormTracker:
         squared = tf.gather(self._squared_norms, rows) @ self._to_layer_parts
         return tf.reshape(tf.sqrt(squared), [-1, len(self.keys), len(PARTS)])
 
-    def last_gradient_histograms(self, bucket_count=30):
-        """Traceable: a `tensorboard_logging.histogram_table` of the last step's gradient, one row per layer."""
-        return histogram_table(self._last_gradients, self._layer_of_entry, len(self.keys), bucket_count)
+    def last_gradients(self):
+        """Traceable: the gradients of the last step, flat; `layer_slices` splits them by layer."""
+        return tf.identity(self._last_gradients)
 
 
 def epoch_statistics(step_norms):
-    """Traceable: the `STAT_NAMES` of every layer from `[steps, layers, 3]` norms, as one vector (layer-major)."""
-    mean, maximum = tf.reduce_mean(step_norms, axis=0), tf.reduce_max(step_norms, axis=0)
-    kernel, bias, total = PARTS.index("kernel"), PARTS.index("bias"), PARTS.index("total")
-    columns = [mean[:, total], maximum[:, total], mean[:, kernel], maximum[:, kernel], mean[:, bias],
-               maximum[:, bias]]
-    return tf.reshape(tf.stack(columns, axis=1), [-1])
+    """Traceable: the mean and max over steps of `[steps, layers, 3]` norms, as `[layers, 6]` (`STAT_NAMES`)."""
+    return tf.concat([tf.reduce_mean(step_norms, axis=0), tf.reduce_max(step_norms, axis=0)], axis=1)
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -219,7 +216,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         step_norms = self.tracker.epoch_norms()
         statistics = {"_gradient_steps": tf.shape(step_norms)[0], "_gradient_statistics": epoch_statistics(step_norms)}
         if self.log_dir is not None and self.histogram_freq:
-            statistics["_gradient_histograms"] = self.tracker.last_gradient_histograms()
+            statistics["_gradient_last"] = self.tracker.last_gradients()
         if self.log_dir is not None and self.per_step:
             statistics["_gradient_step_norms"] = step_norms[:, :, PARTS.index("total")]
             statistics["_gradient_last_step"] = tf.convert_to_tensor(self.model.optimizer.iterations)
@@ -236,13 +233,14 @@ class GradientNormLogger(keras.callbacks.Callback):
                                f"{self.tracker.capacity}; pass a larger max_steps_per_epoch")
         if not steps:
             return
-        scalars = dict(zip(self._history_keys, np.asarray(statistics["_gradient_statistics"]).tolist()))
+        scalars = dict(zip(self._history_keys, np.ravel(statistics["_gradient_statistics"]).tolist()))
         logs.update(scalars)
         if self.writer is None:
             return
         histograms = {}
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            histograms = dict(zip(self._histogram_tags, np.asarray(statistics["_gradient_histograms"])))
+            gradients = np.asarray(statistics["_gradient_last"])
+            histograms = {tag: gradients[part] for tag, part in zip(self._histogram_tags, self.tracker.layer_slices)}
         self.writer.write(epoch, scalars, histograms)
         if self.per_step:
             first_step = int(statistics["_gradient_last_step"]) - steps + 1

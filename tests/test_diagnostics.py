@@ -1,11 +1,13 @@
 """Diagnostics: reference checks of saturation, dead units and update ratios; the verdict's thresholds."""
 
+import keras
 import numpy as np
 import pytest
 
 import data
 import diagnostics
 import experiment
+import fast_fit
 import grad_logging
 import mlp
 from test_grad_logging import tape_layer_norms
@@ -50,6 +52,27 @@ def test_layer_statistics_match_numpy(activation, initializer):
         assert logs[f"activation_std/{key}"] == pytest.approx(values.std(), rel=1e-4, abs=1e-6)
         weight_norm = np.sqrt(sum(np.sum(w.numpy() ** 2) for w in layer.trainable_weights))
         assert logs[f"update_ratio/{key}"] == pytest.approx(LEARNING_RATE * gradient[2] / weight_norm, rel=1e-4)
+
+
+def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
+    (x, y), _ = data.load_circles(num_samples=200)
+    sequential = mlp.build_mlp(3, 5, "sigmoid", "glorot_uniform", seed=12)
+    expected = one_epoch_logs(sequential, x, y)  # Plain `fit`: the callback's own call.
+    # The same model as a functional model: its layer outputs come from a probe model.
+    inputs = keras.Input((2,))
+    outputs = inputs
+    for layer in sequential.layers:
+        outputs = keras.layers.Dense.from_config(layer.get_config())(outputs)
+    functional = keras.Model(inputs, outputs)
+    functional.set_weights(sequential.get_weights())
+    mlp.compile_mlp(functional, learning_rate=LEARNING_RATE, momentum=0.0)
+    for model in (sequential, functional):
+        # `fast_fit`: computed inside the epoch's own call. One full batch, so shuffling changes nothing.
+        history = fast_fit.fit_whole_epochs(model, x, y, epochs=1, batch_size=len(x), callbacks=[
+            grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)]).history
+        for key, value in expected.items():
+            if key.split("/")[0] in ("saturation", "activation_mean", "activation_std", "update_ratio"):
+                assert history[key][0] == pytest.approx(value, rel=1e-4, abs=1e-7), key
 
 
 def test_uniform_weights_saturate_tanh_units_glorot_does_not():
