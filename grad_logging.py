@@ -136,8 +136,8 @@ class GradientNormTracker:
         # gradients into one vector, sum its squares per variable, store that row.
         by_path = {variable.path: grad for grad, variable in zip(grads, variables) if grad is not None}
         # A variable the loss does not depend on has no gradient: count it as zero.
-        flat = tf.dynamic_stitch(self._flat_positions, [by_path.get(variable.path, tf.zeros_like(variable))
-                                                         for variable in self._variables])
+        flat = tf.dynamic_stitch(self._flat_positions, [by_path[variable.path] if variable.path in by_path
+                                                         else tf.zeros_like(variable) for variable in self._variables])
         row = tf.math.floormod(tf.convert_to_tensor(self._iterations), self.capacity)
         squared_norms = tf.math.segment_sum(tf.square(flat), self._variable_of_entry)
         tf.raw_ops.ResourceScatterUpdate(resource=self._squared_norms.handle, indices=row, updates=squared_norms)
