@@ -169,28 +169,30 @@ def backward_signal_at_init(model, x, y):
         `gradient_norm`: the measured L2 norm of the layer's loss gradient on `x`.
     """
     layers = grad_logging.trainable_layers(model)
-    x = tf.constant(x)
     with tf.GradientTape(persistent=True) as tape:
         # The layers' own computation, unrolled so the pre-activations z are visible.
-        steps, current = [], x
+        pre_activations, activations, current = [], [], tf.constant(x)
         for layer in layers:
-            tape.watch(current)
-            inputs = current
-            pre_activation = tf.matmul(inputs, layer.kernel) + (layer.bias if layer.use_bias else 0.0)
-            tape.watch(pre_activation)
-            current = layer.activation(pre_activation)
-            steps.append((layer, pre_activation, current))
+            pre_activations.append(tf.matmul(current, layer.kernel) + (layer.bias if layer.use_bias else 0.0))
+            current = layer.activation(pre_activations[-1])
+            activations.append(current)
         loss = keras.losses.BinaryCrossentropy()(tf.reshape(tf.constant(y), [-1, 1]), current)
-    spectral = []
-    for layer, pre_activation, activations in steps:
-        # Elementwise activation: d a / d z is diagonal, its diagonal is f'(z).
-        slopes = tape.gradient(activations, pre_activation).numpy()
-        jacobians = slopes[:, :, None] * layer.kernel.numpy().T[None]  # [inputs, out, in]
-        spectral.append(np.linalg.norm(jacobians, ord=2, axis=(1, 2)))  # One norm per input.
-    backward = [float(np.mean(np.linalg.norm(tape.gradient(current, activations).numpy(), axis=1)))
-                for _, _, activations in steps]
+    # One output unit, and inputs that do not interact: the gradient of the summed output
+    # holds each input's own d output / d activations.
+    backward = [float(np.mean(np.linalg.norm(signal.numpy(), axis=1)))
+                for signal in tape.gradient(current, activations)]
     gradients = tape.gradient(loss, [layer.trainable_weights for layer in layers])
     del tape
+    # Elementwise activations: d a / d z is diagonal, and its diagonal f'(z) of every layer
+    # comes from one pass over copies of the z's that nothing downstream depends on.
+    pre_activations = [tf.identity(z) for z in pre_activations]
+    with tf.GradientTape() as tape:
+        tape.watch(pre_activations)
+        outputs = [layer.activation(z) for layer, z in zip(layers, pre_activations)]
+    spectral = []
+    for layer, slopes in zip(layers, tape.gradient(outputs, pre_activations)):
+        jacobians = slopes.numpy()[:, :, None] * layer.kernel.numpy().T[None]  # [inputs, out, in]
+        spectral.append(np.linalg.norm(jacobians, ord=2, axis=(1, 2)))  # One norm per input.
     measured = [float(np.sqrt(sum(np.sum(g.numpy().astype(np.float64) ** 2) for g in layer_grads)))
                 for layer_grads in gradients]
     ones = np.ones(len(x))
