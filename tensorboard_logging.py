@@ -49,11 +49,14 @@ class EventWriter:
         # The histograms of all queued events are binned together, in one NumPy pass.
         histograms = iter(histogram_protos([array for *_, arrays in self._pending for array in arrays.values()]))
         for step, wall_time, scalars, arrays in self._pending:
-            values = [summary_pb2.Summary.Value(tag=tag, simple_value=value) for tag, value in scalars.items()]
+            # Values are added to the event in place: building them apart and passing a
+            # list would copy every one of them once more.
+            event = event_pb2.Event(wall_time=wall_time, step=step)
+            for tag, value in scalars.items():
+                event.summary.value.add(tag=tag, simple_value=value)
             for tag, histogram in zip(arrays, histograms):
                 if histogram is not None:  # After a NaN loss there may be nothing left to draw.
-                    values.append(summary_pb2.Summary.Value(tag=tag, histo=histogram))
-            event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary_pb2.Summary(value=values))
+                    event.summary.value.add(tag=tag, histo=histogram)
             self._records.write(event.SerializeToString())
         self._pending = []
         self._records.flush()
@@ -88,16 +91,14 @@ def histogram_protos(arrays, bucket_count=30):
     data = np.where(finite, data, 0.0)
     totals, squares = np.add.reduceat(data, starts), np.add.reduceat(data * data, starts)
     numbers = np.add.reduceat(finite.astype(np.int64), starts)
+    all_limits = (low[:, None] + width[:, None] * (np.arange(1, bucket_count + 1) / bucket_count)).tolist()
     protos = []
-    for i in range(len(arrays)):
+    for i, (limits, bucket) in enumerate(zip(all_limits, counts.tolist())):
         if numbers[i] == 0:
             protos.append(None)
             continue
         if high[i] == low[i]:
             limits, bucket = [float(high[i])], [float(numbers[i])]
-        else:
-            limits = (low[i] + (high[i] - low[i]) * np.arange(1, bucket_count + 1) / bucket_count).tolist()
-            bucket = counts[i].tolist()
         protos.append(summary_pb2.HistogramProto(min=float(low[i]), max=float(high[i]), num=float(numbers[i]),
                                                  sum=float(totals[i]), sum_squares=float(squares[i]),
                                                  bucket_limit=limits, bucket=bucket))

@@ -12,25 +12,33 @@ model, tracing included) the port `--repeats` times and each of our variants
 - ours, no diagnostics: the same with `--no-diagnostics`;
 - ours, no grad logging: the same with `--no-grad-logging --no-diagnostics`.
 
-It prints a table (min and median seconds, ratio to the port, final test accuracy),
-then `speedup: N.Nx, grad-logging overhead: M%` (median port / median ours; median
-ours-no-diagnostics / median ours-no-grad-logging - 1) and the diagnostics overhead
-(median ours / median ours-no-diagnostics - 1). With several models, the worst model's
-numbers are printed. With `--script` it also times `python mlp_relu_deep.py` from
-process start to its printed result. With `--accuracy-seeds K` it times nothing and
-instead compares the final test accuracy of the port and of ours over seeds 0..K-1.
+It prints a table (min and median seconds, speedup over the port by min and by
+median, final test accuracy) and, per overhead, the median over rounds of the ratio of
+two variants' runs in the same round with a bootstrap 95% confidence interval (and the
+ratios of the minimums and of the medians beside it). On a shared machine the speed
+drifts by tens of percent over seconds; runs of one round ran seconds apart, so their
+ratio cancels most of that drift. It ends with `diagnostics overhead: D%` (ours / ours
+no diagnostics - 1) and `speedup: N.Nx, grad-logging overhead: M%` (median port / median
+ours; ours no diagnostics / ours no grad logging - 1, paired). With several models, the
+worst model's numbers are printed. With `--script` it also times `python
+mlp_relu_deep.py` from process start to its printed result. With `--accuracy-seeds K`
+it times nothing and instead compares the final test accuracy of the port and of ours
+over seeds 0..K-1.
 
 Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repeats 3
 """
 
 import dataclasses
 import functools
+import gc
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,6 +121,42 @@ def time_script(epochs):
         return seconds
 
 
+def time_interleaved(variants, repeats, ours_repeats):
+    """Times each variant's runs, round by round; returns `{name: [seconds]}` and each one's last accuracy.
+
+    The port runs in the first `repeats` rounds. Every round starts from a collected heap
+    (so no run pays for an earlier run's garbage) and rotates the order of the variants.
+    """
+    times, accuracies = {name: [] for name in variants}, {}
+    names = list(variants)
+    for round_number in range(max(repeats, ours_repeats)):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            if round_number >= (repeats if name == PORT else ours_repeats):
+                continue
+            gc.collect()
+            start = time.perf_counter()
+            accuracies[name] = variants[name]()
+            times[name].append(time.perf_counter() - start)
+    return times, accuracies
+
+
+def paired_overhead(slower, faster):
+    """The median over rounds of slower / faster - 1, and a bootstrap 95% confidence interval of it.
+
+    Runs of one round ran seconds apart, so their ratio cancels the slow drifts of a
+    shared machine's speed that comparing all runs of one against all of the other keeps.
+    """
+    from scipy import stats
+
+    ratios = np.array(slower) / np.array(faster)
+    if len(ratios) < 3:
+        return float(np.median(ratios)) - 1, "n/a (fewer than 3 rounds)"
+    interval = stats.bootstrap((ratios,), np.median, confidence_level=0.95, method="percentile",
+                               random_state=0).confidence_interval
+    return float(np.median(ratios)) - 1, f"{interval.low - 1:.1%} to {interval.high - 1:.1%}"
+
+
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(experiment.MODELS) + ["all"], default="deep_tanh",
@@ -120,7 +164,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
     parser.add_argument("--repeats", type=cli.positive_int(), default=3,
                         help="timed runs of the port (default: %(default)s)")
-    parser.add_argument("--ours-repeats", type=cli.positive_int(), default=9,
+    parser.add_argument("--ours-repeats", type=cli.positive_int(), default=20,
                         help="timed runs of each of our variants; they are short, and more runs steady the "
                              "overhead ratios on a noisy machine (default: %(default)s)")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="default: %(default)s")
@@ -151,25 +195,27 @@ def main(argv=None):
                 NO_DIAGNOSTICS: functools.partial(train_ours, no_diagnostics, log_root),
                 NO_GRAD_LOGGING: functools.partial(train_ours, no_grad_logging, log_root),
             }
-            times = {name: [] for name in variants}
-            accuracies = {}
-            for round_number in range(max(args.repeats, args.ours_repeats)):
-                for name, train in variants.items():
-                    if round_number >= (args.repeats if name == PORT else args.ours_repeats):
-                        continue
-                    start = time.perf_counter()
-                    accuracies[name] = train()
-                    times[name].append(time.perf_counter() - start)
+            times, accuracies = time_interleaved(variants, args.repeats, args.ours_repeats)
+            fastest = {name: min(seconds) for name, seconds in times.items()}
             median = {name: statistics.median(seconds) for name, seconds in times.items()}
             print(f"\n{model}, {args.epochs} epochs, seed {args.seed}, {args.repeats} runs of the port, "
                   f"{args.ours_repeats} of each of ours, interleaved")
-            print(f"{'variant':<34s} {'min s':>7s} {'median s':>9s} {'speedup':>8s} {'test acc':>9s}")
-            for name, seconds in times.items():
-                print(f"{name:<34s} {min(seconds):7.2f} {median[name]:9.2f} {median[PORT] / median[name]:7.1f}x "
-                      f"{accuracies[name]:9.3f}")
+            print(f"{'variant':<38s} {'min s':>7s} {'median s':>9s} {'speedup (min)':>14s} {'(median)':>9s} "
+                  f"{'test acc':>9s}")
+            for name in times:
+                print(f"{name:<38s} {fastest[name]:7.2f} {median[name]:9.2f} {fastest[PORT] / fastest[name]:13.1f}x "
+                      f"{median[PORT] / median[name]:8.1f}x {accuracies[name]:9.3f}")
+            overhead_of = {"grad logging": (NO_DIAGNOSTICS, NO_GRAD_LOGGING), "diagnostics": (OURS, NO_DIAGNOSTICS)}
+            paired = {label: paired_overhead(times[slower], times[faster])
+                      for label, (slower, faster) in overhead_of.items()}
+            for label, (slower, faster) in overhead_of.items():
+                overhead, interval = paired[label]
+                print(f"{label} overhead: {overhead:.1%} (median of paired runs; 95% CI {interval}), "
+                      f"{fastest[slower] / fastest[faster] - 1:.1%} by min, "
+                      f"{median[slower] / median[faster] - 1:.1%} by median")
             speedups.append(median[PORT] / median[OURS])
-            overheads.append(median[NO_DIAGNOSTICS] / median[NO_GRAD_LOGGING] - 1)
-            diagnostics_overheads.append(median[OURS] / median[NO_DIAGNOSTICS] - 1)
+            overheads.append(paired["grad logging"][0])
+            diagnostics_overheads.append(paired["diagnostics"][0])
     if args.script:
         print(f"\npython mlp_relu_deep.py --epochs {args.epochs}, process start to result line: "
               f"{time_script(args.epochs):.1f} s")
