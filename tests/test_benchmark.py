@@ -1,8 +1,10 @@
-"""The speed benchmark's short version runs and ends with its summary line (no timing is asserted)."""
+"""The speed benchmark's short version runs and ends with its summary line (no timing is asserted); its statistics."""
 
+import importlib.util
 import re
 
-from conftest import run_script
+import pytest
+from conftest import ROOT, run_script
 
 
 def test_benchmark_smoke():
@@ -13,3 +15,14 @@ def test_benchmark_smoke():
     assert re.fullmatch(r"speedup: \d+\.\dx, grad-logging overhead: -?\d+%", lines[-1]), lines[-1]
     assert re.fullmatch(r"diagnostics overhead: -?\d+%", lines[-2])
     assert sum(line.startswith(("port", "ours")) for line in lines) == 4
+
+
+def test_paired_overhead_is_the_median_ratio_of_runs_in_the_same_round():
+    spec = importlib.util.spec_from_file_location("bench_training", ROOT / "benchmarks" / "bench_training.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # Round ratios 1.1, 1.1, 1.1 and 1.25: machine drift between rounds (1.0 to 4.0 s) cancels.
+    overhead, interval = bench.paired_overhead([2.2, 3.3, 1.1, 5.0], [2.0, 3.0, 1.0, 4.0])
+    assert overhead == pytest.approx(0.1)
+    assert interval.startswith("10.0% to ")
+    assert bench.paired_overhead([1.5], [1.0]) == (pytest.approx(0.5), "n/a (fewer than 3 rounds)")
