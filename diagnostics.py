@@ -83,9 +83,7 @@ class LayerDiagnostics(keras.callbacks.Callback):
                                                for layer in layer_of_unit], tf.float32)
         weights = [weight for layer in self.layers for weight in layer.trainable_weights]
         self._weight_positions = grad_logging.flat_positions(weights)
-        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)),
-                                                      [sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
-                                                       for layer in self.layers]))
+        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), grad_logging.layer_sizes(self.layers)))
 
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""

@@ -66,9 +66,14 @@ def flat_positions(variables):
     `tf.dynamic_stitch(flat_positions(variables), values)` then builds that vector (of
     the variables, or of their gradients) in a single op.
     """
-    ends = np.cumsum([int(np.prod(variable.shape)) for variable in variables])
-    return [np.arange(end - int(np.prod(variable.shape)), end).reshape(variable.shape)
-            for variable, end in zip(variables, ends)]
+    sizes = [int(np.prod(variable.shape)) for variable in variables]
+    return [np.arange(end - size, end).reshape(variable.shape)
+            for variable, size, end in zip(variables, sizes, np.cumsum(sizes))]
+
+
+def layer_sizes(layers):
+    """Returns the number of trainable values in each layer: its share of such a flat vector."""
+    return [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights) for layer in layers]
 
 
 class GradientNormTracker:
@@ -103,8 +108,8 @@ class GradientNormTracker:
         # variable each entry of that vector belongs to, and which part is each layer's.
         self._flat_positions = flat_positions(self._variables)
         self._variable_of_entry = tf.constant(np.repeat(np.arange(len(self._variables)), variable_sizes))
-        layer_sizes = [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights) for layer in layers]
-        self.layer_slices = [slice(end - size, end) for size, end in zip(layer_sizes, np.cumsum(layer_sizes))]
+        sizes = layer_sizes(layers)
+        self.layer_slices = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes))]
         self.capacity = capacity
         self._squared_norms = tf.Variable(tf.zeros([capacity, len(self._variables)]), trainable=False)
         self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
