@@ -31,6 +31,9 @@ from tensorboard_logging import EventWriter
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
 # Per-layer statistics over an epoch's steps, in the column order of `epoch_statistics`.
 STAT_NAMES = ("kernel_mean", "bias_mean", "mean", "kernel_max", "bias_max", "max")
+# Up to this many numbers (64 MB), the tracker's ring buffer holds every step's whole
+# gradient; beyond, only each variable's squared norm.
+MAX_RING_VALUES = 1 << 24
 
 
 def trainable_layers(model):
@@ -79,11 +82,12 @@ def layer_sizes(layers):
 class GradientNormTracker:
     """Records per-layer gradient norms inside the training graph, at every optimizer step.
 
-    Wraps `model.optimizer.apply` so that every step stores the squared norm of each
-    variable's gradient in a ring buffer indexed by the optimizer's step counter, and
-    keeps the step's gradients for histograms. `epoch_norms` turns the steps since its
-    last call into per-layer norms. No step is lost as long as at most `capacity` steps
-    pass between two calls (`GradientNormLogger` calls it once per epoch).
+    Wraps `model.optimizer.apply` so that every step stores its gradients, flat, in a
+    ring buffer indexed by the optimizer's step counter (for a model whose `capacity`
+    steps would take more than `MAX_RING_VALUES` numbers: the squared norm of each
+    variable's gradient, and the last step's gradients apart). `epoch_norms` turns the
+    steps since its last call into per-layer norms. No step is lost as long as at most
+    `capacity` steps pass between two calls (`GradientNormLogger` calls it once per epoch).
     """
 
     def __init__(self, model, capacity=1024):
@@ -103,16 +107,25 @@ class GradientNormTracker:
                     to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
                 to_layer_parts[column, layer_index, 2] = 1.0
                 column += 1
-        self._to_layer_parts = tf.constant(to_layer_parts.reshape(len(self._variables), -1))
+        to_layer_parts = to_layer_parts.reshape(len(self._variables), -1)
         # Where each variable's gradient goes in one flat vector of all gradients, which
         # variable each entry of that vector belongs to, and which part is each layer's.
         self._flat_positions = flat_positions(self._variables)
-        self._variable_of_entry = tf.constant(np.repeat(np.arange(len(self._variables)), variable_sizes))
+        variable_of_entry = np.repeat(np.arange(len(self._variables)), variable_sizes)
         sizes = layer_sizes(layers)
         self.layer_slices = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes))]
         self.capacity = capacity
-        self._squared_norms = tf.Variable(tf.zeros([capacity, len(self._variables)]), trainable=False)
-        self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
+        # Whole gradients cost a step 4 graph ops, squared norms 7 (and a copy for the
+        # histograms); the MLPs here have a few hundred weights.
+        self.keeps_gradients = capacity * sum(variable_sizes) <= MAX_RING_VALUES
+        if self.keeps_gradients:
+            self._ring = tf.Variable(tf.zeros([capacity, sum(variable_sizes)]), trainable=False)
+            self._ring_to_layer_parts = tf.constant(to_layer_parts[variable_of_entry])  # Entry -> parts.
+        else:
+            self._ring = tf.Variable(tf.zeros([capacity, len(self._variables)]), trainable=False)
+            self._ring_to_layer_parts = tf.constant(to_layer_parts)  # Variable -> parts.
+            self._variable_of_entry = tf.constant(variable_of_entry)
+            self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
         self._iterations = model.optimizer.iterations
         self._steps_read = tf.Variable(tf.convert_to_tensor(self._iterations), trainable=False)
         self._install(model)
@@ -138,15 +151,18 @@ class GradientNormTracker:
     def _record(self, grads, variables):
         # Runs inside the training graph at every step, where each op costs about as much
         # as the arithmetic of a width-5 layer, so it is as few ops as possible: gather all
-        # gradients into one vector, sum its squares per variable, store that row.
+        # gradients into one vector and store it (or its squared sum per variable).
         by_path = {variable.path: grad for grad, variable in zip(grads, variables) if grad is not None}
         # A variable the loss does not depend on has no gradient: count it as zero.
         flat = tf.dynamic_stitch(self._flat_positions, [by_path[variable.path] if variable.path in by_path
                                                          else tf.zeros_like(variable) for variable in self._variables])
         row = tf.math.floormod(tf.convert_to_tensor(self._iterations), self.capacity)
-        squared_norms = tf.math.segment_sum(tf.square(flat), self._variable_of_entry)
-        tf.raw_ops.ResourceScatterUpdate(resource=self._squared_norms.handle, indices=row, updates=squared_norms)
-        self._last_gradients.assign(flat)
+        if self.keeps_gradients:
+            tf.raw_ops.ResourceScatterUpdate(resource=self._ring.handle, indices=row, updates=flat)
+        else:
+            squared_norms = tf.math.segment_sum(tf.square(flat), self._variable_of_entry)
+            tf.raw_ops.ResourceScatterUpdate(resource=self._ring.handle, indices=row, updates=squared_norms)
+            self._last_gradients.assign(flat)
 
     def forget_steps(self):
         """Makes the next `epoch_norms` start from the optimizer's current step."""
@@ -162,11 +178,14 @@ class GradientNormTracker:
         iterations = tf.convert_to_tensor(self._iterations)
         rows = tf.math.floormod(tf.range(self._steps_read, iterations), self.capacity)
         self._steps_read.assign(iterations)
-        squared = tf.gather(self._squared_norms, rows) @ self._to_layer_parts
+        stored = tf.gather(self._ring, rows)
+        squared = (tf.square(stored) if self.keeps_gradients else stored) @ self._ring_to_layer_parts
         return tf.reshape(tf.sqrt(squared), [-1, len(self.keys), len(PARTS)])
 
     def last_gradients(self):
         """Traceable: the gradients of the last step, flat; `layer_slices` splits them by layer."""
+        if self.keeps_gradients:
+            return self._ring[tf.math.floormod(tf.convert_to_tensor(self._iterations) - 1, self.capacity)]
         return tf.identity(self._last_gradients)
 
 

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from keras import layers
 
@@ -65,18 +66,34 @@ def test_fast_fit_norms_match_tape_over_two_epochs():
         sgd_momentum_step(weights, velocities, grads)
 
 
-def test_mean_and_max_over_several_steps():
+@pytest.mark.parametrize("keeps_gradients", [True, False], ids=["whole_gradients", "squared_norms"])
+def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monkeypatch, keeps_gradients):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    if not keeps_gradients:  # What a model too large to keep whole gradients gets.
+        monkeypatch.setattr(grad_logging, "MAX_RING_VALUES", 0)
     (x, y), _ = data.load_circles(num_samples=96)
     keras.utils.set_random_seed(4)
     model = mlp.compile_mlp(mlp.build_mlp(2, 5, "relu", "he_uniform"), learning_rate=0.0, momentum=0.0)
     model.optimizer.learning_rate.assign(0.0)  # Frozen weights: every step's gradient is known in advance.
-    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
-                        callbacks=[grad_logging.GradientNormLogger()]).history
-    per_batch = np.array([tape_layer_norms(model, x[start:start + 16], y[start:start + 16])[0]
-                          for start in range(0, len(x), 16)])
+    logger = grad_logging.GradientNormLogger(tmp_path)
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[logger]).history
+    assert logger.tracker.keeps_gradients == keeps_gradients
+    starts = range(0, len(x), 16)
+    per_batch = np.array([tape_layer_norms(model, x[start:start + 16], y[start:start + 16])[0] for start in starts])
     keys = grad_logging.layer_keys(model)
     np.testing.assert_allclose(logged_norms(history, keys, 0, "mean"), per_batch.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(logged_norms(history, keys, 0, "max"), per_batch.max(axis=0), rtol=1e-5)
+
+    # The histograms are of each layer's gradient at the epoch's last step.
+    _, last_grads = tape_layer_norms(model, x[starts[-1]:], y[starts[-1]:])
+    events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
+    for key, layer in zip(keys, grad_logging.trainable_layers(model)):
+        histogram = events.Histograms(f"gradients/{key}")[0].histogram_value
+        layer_grads = np.concatenate([np.ravel(last_grads.pop(0)) for _ in layer.trainable_weights])
+        assert histogram.num == layer_grads.size
+        np.testing.assert_allclose([histogram.min, histogram.max, histogram.sum],
+                                   [layer_grads.min(), layer_grads.max(), layer_grads.sum()], rtol=1e-5, atol=1e-8)
 
 
 def test_any_keras_model_functional_nested_and_without_bias():
