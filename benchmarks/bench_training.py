@@ -16,8 +16,8 @@ It prints a table (min and median seconds, speedup over the port by min and by
 median, final test accuracy) and, per overhead, the median over rounds of the ratio of
 two variants' runs in the same round with a bootstrap 95% confidence interval (and the
 ratios of the minimums and of the medians beside it). On a shared machine the speed
-drifts by tens of percent over seconds; runs of one round ran seconds apart, so their
-ratio cancels most of that drift. It ends with `diagnostics overhead: D%` (ours / ours
+drifts by tens of percent over seconds; the two runs compared ran back to back (see
+`time_interleaved`), so their ratio cancels most of that drift. It ends with `diagnostics overhead: D%` (ours / ours
 no diagnostics - 1) and `speedup: N.Nx, grad-logging overhead: M%` (median port / median
 ours; ours no diagnostics / ours no grad logging - 1, paired). With several models, the
 worst model's numbers are printed. With `--script` it also times `python
@@ -124,16 +124,18 @@ def time_script(epochs):
 def time_interleaved(variants, repeats, ours_repeats):
     """Times each variant's runs, round by round; returns `{name: [seconds]}` and each one's last accuracy.
 
-    The port runs in the first `repeats` rounds. Every round starts from a collected heap
-    (so no run pays for an earlier run's garbage) and rotates the order of the variants.
+    The port runs first in the first `repeats` rounds. Our variants follow in their order,
+    reversed every other round (A B C, C B A, ...): the two runs an overhead compares are
+    always back to back, and a drift of the machine's speed within a round favours
+    neither. Every run starts from a collected heap, so none pays for an earlier one's garbage.
     """
     times, accuracies = {name: [] for name in variants}, {}
-    names = list(variants)
+    ours = [name for name in variants if name != PORT]
     for round_number in range(max(repeats, ours_repeats)):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            if round_number >= (repeats if name == PORT else ours_repeats):
-                continue
+        order = [PORT] if PORT in variants and round_number < repeats else []
+        if round_number < ours_repeats:
+            order += ours if round_number % 2 == 0 else ours[::-1]
+        for name in order:
             gc.collect()
             start = time.perf_counter()
             accuracies[name] = variants[name]()
@@ -144,7 +146,7 @@ def time_interleaved(variants, repeats, ours_repeats):
 def paired_overhead(slower, faster):
     """The median over rounds of slower / faster - 1, and a bootstrap 95% confidence interval of it.
 
-    Runs of one round ran seconds apart, so their ratio cancels the slow drifts of a
+    The runs of one round ran back to back, so their ratio cancels the slow drifts of a
     shared machine's speed that comparing all runs of one against all of the other keeps.
     """
     from scipy import stats
@@ -189,7 +191,7 @@ def main(argv=None):
             config = experiment.config_for(model, epochs=args.epochs, seed=args.seed)
             no_diagnostics = dataclasses.replace(config, diagnostics=False)
             no_grad_logging = dataclasses.replace(no_diagnostics, grad_logging=False)
-            variants = {
+            variants = {  # Ours in an order where each overhead compares neighbours.
                 PORT: functools.partial(train_port, config, circles),
                 OURS: functools.partial(train_ours, config, log_root),
                 NO_DIAGNOSTICS: functools.partial(train_ours, no_diagnostics, log_root),
