@@ -31,9 +31,9 @@ from tensorboard_logging import EventWriter
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
 # Per-layer statistics over an epoch's steps, in the column order of `epoch_statistics`.
 STAT_NAMES = ("kernel_mean", "bias_mean", "mean", "kernel_max", "bias_max", "max")
-# Up to this many numbers (64 MB), the tracker's ring buffer holds every step's whole
+# Up to this many numbers (16 MB), the tracker's ring buffer holds every step's whole
 # gradient; beyond, only each variable's squared norm.
-MAX_RING_VALUES = 1 << 24
+MAX_RING_VALUES = 1 << 22
 
 
 def trainable_layers(model):

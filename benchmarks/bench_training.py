@@ -17,13 +17,13 @@ median, final test accuracy) and, per overhead, the median over rounds of the ra
 two variants' runs in the same round with a bootstrap 95% confidence interval (and the
 ratios of the minimums and of the medians beside it). On a shared machine the speed
 drifts by tens of percent over seconds; the two runs compared ran back to back (see
-`time_interleaved`), so their ratio cancels most of that drift. It ends with `diagnostics overhead: D%` (ours / ours
-no diagnostics - 1) and `speedup: N.Nx, grad-logging overhead: M%` (median port / median
-ours; ours no diagnostics / ours no grad logging - 1, paired). With several models, the
-worst model's numbers are printed. With `--script` it also times `python
-mlp_relu_deep.py` from process start to its printed result. With `--accuracy-seeds K`
-it times nothing and instead compares the final test accuracy of the port and of ours
-over seeds 0..K-1.
+`time_interleaved`), so their ratio cancels most of that drift. It ends with
+`diagnostics overhead: D%` (ours / ours no diagnostics - 1) and `speedup: N.Nx,
+grad-logging overhead: M%` (median port / median ours; ours no diagnostics / ours no
+grad logging - 1, paired). With several models, the worst model's numbers are printed.
+With `--script` it also times `python mlp_relu_deep.py` from process start to its
+printed result. With `--accuracy-seeds K` it times nothing and instead compares the
+final test accuracy of the port and of ours over seeds 0..K-1.
 
 Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repeats 3
 """
