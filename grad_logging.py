@@ -31,7 +31,7 @@ from tensorboard_logging import EventWriter
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
 # Per-layer statistics over an epoch's steps, in the column order of `epoch_statistics`.
 STAT_NAMES = ("kernel_mean", "bias_mean", "mean", "kernel_max", "bias_max", "max")
-# Up to this many numbers (16 MB), the tracker's ring buffer holds every step's whole
+# Up to this many numbers (16 MB) in its buffers, the tracker keeps every step's whole
 # gradient; beyond, only each variable's squared norm.
 MAX_RING_VALUES = 1 << 22
 
@@ -87,7 +87,8 @@ class GradientNormTracker:
     steps would take more than `MAX_RING_VALUES` numbers: the squared norm of each
     variable's gradient, and the last step's gradients apart). `epoch_norms` turns the
     steps since its last call into per-layer norms. No step is lost as long as at most
-    `capacity` steps pass between two calls (`GradientNormLogger` calls it once per epoch).
+    `capacity` steps pass between two calls (`GradientNormLogger` calls it once per epoch,
+    and `unread_steps` tells it how many passed).
     """
 
     def __init__(self, model, capacity=1024):
@@ -116,8 +117,9 @@ class GradientNormTracker:
         self.layer_slices = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes))]
         self.capacity = capacity
         # Whole gradients cost a step 4 graph ops, squared norms 7 (and a copy for the
-        # histograms); the MLPs here have a few hundred weights.
-        self.keeps_gradients = capacity * sum(variable_sizes) <= MAX_RING_VALUES
+        # histograms); the MLPs here have a few hundred weights. Counted: the ring and
+        # the matrix that sums each entry into its layer's parts.
+        self.keeps_gradients = (capacity + to_layer_parts.shape[1]) * sum(variable_sizes) <= MAX_RING_VALUES
         if self.keeps_gradients:
             self._ring = tf.Variable(tf.zeros([capacity, sum(variable_sizes)]), trainable=False)
             self._ring_to_layer_parts = tf.constant(to_layer_parts[variable_of_entry])  # Entry -> parts.
@@ -168,15 +170,20 @@ class GradientNormTracker:
         """Makes the next `epoch_norms` start from the optimizer's current step."""
         self._steps_read.assign(tf.convert_to_tensor(self._iterations))
 
+    def unread_steps(self):
+        """Traceable: how many steps `epoch_norms` would cover, were none lost (call it first)."""
+        return tf.convert_to_tensor(self._iterations) - self._steps_read
+
     def epoch_norms(self):
         """Traceable: the per-layer norms of every step since the last call.
 
         Returns:
             A float32 tensor `[steps, layers, 3]`; the last axis is kernel, bias, total.
-            With more than `capacity` steps, the oldest rows hold later steps' norms.
+            Of more than `capacity` steps, only the last `capacity` are left.
         """
         iterations = tf.convert_to_tensor(self._iterations)
-        rows = tf.math.floormod(tf.range(self._steps_read, iterations), self.capacity)
+        first = tf.maximum(self._steps_read, iterations - self.capacity)
+        rows = tf.math.floormod(tf.range(first, iterations), self.capacity)
         self._steps_read.assign(iterations)
         stored = tf.gather(self._ring, rows)
         squared = (tf.square(stored) if self.keeps_gradients else stored) @ self._ring_to_layer_parts
@@ -185,7 +192,8 @@ class GradientNormTracker:
     def last_gradients(self):
         """Traceable: the gradients of the last step, flat; `layer_slices` splits them by layer."""
         if self.keeps_gradients:
-            return self._ring[tf.math.floormod(tf.convert_to_tensor(self._iterations) - 1, self.capacity)]
+            # A gather reads one row; indexing would copy the whole ring first.
+            return tf.gather(self._ring, tf.math.floormod(tf.convert_to_tensor(self._iterations) - 1, self.capacity))
         return tf.identity(self._last_gradients)
 
 
@@ -237,10 +245,11 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def epoch_graph_statistics(self):
         """Traceable: the epoch's numbers, computed in the training graph (see `fast_fit`)."""
+        steps = self.tracker.unread_steps()
         step_norms = self.tracker.epoch_norms()
         # One vector, [steps, statistics..., last step's gradients...]: Keras unpacks each
         # tensor an epoch's call returns in Python, at ~20 us apiece.
-        parts = [tf.cast(tf.shape(step_norms)[:1], tf.float32), tf.reshape(epoch_statistics(step_norms), [-1])]
+        parts = [tf.cast(tf.reshape(steps, [1]), tf.float32), tf.reshape(epoch_statistics(step_norms), [-1])]
         if self.log_dir is not None and self.histogram_freq:
             parts.append(self.tracker.last_gradients())
         statistics = {"_gradient_epoch": tf.concat(parts, axis=0)}

@@ -200,8 +200,8 @@ def main(argv=None):
             times, accuracies = time_interleaved(variants, args.repeats, args.ours_repeats)
             fastest = {name: min(seconds) for name, seconds in times.items()}
             median = {name: statistics.median(seconds) for name, seconds in times.items()}
-            print(f"\n{model}, {args.epochs} epochs, seed {args.seed}, {args.repeats} runs of the port, "
-                  f"{args.ours_repeats} of each of ours, interleaved")
+            print(f"\n{model}, {args.epochs} epochs, seed {args.seed}, port x {args.repeats}, "
+                  f"each of ours x {args.ours_repeats}, interleaved")
             print(f"{'variant':<38s} {'min s':>7s} {'median s':>9s} {'speedup (min)':>14s} {'(median)':>9s} "
                   f"{'test acc':>9s}")
             for name in times:

@@ -142,3 +142,39 @@ def test_a_replacing_tracker_wraps_the_optimizer_once():
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # 2 steps.
     assert second.epoch_norms().shape[0] == 2
     assert not first.epoch_norms().numpy().any()  # The replaced tracker records nothing any more.
+
+
+def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
+    # As the scripts run it: the ring holds exactly one epoch's steps, so it wraps every epoch.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (x, y), _ = data.load_circles(num_samples=64)
+    keras.utils.set_random_seed(7)
+    model = mlp.compile_mlp(mlp.build_mlp(3, 5, "tanh", "glorot_uniform", seed=7), learning_rate=0.0, momentum=0.0)
+    expected, grads = tape_layer_norms(model, x, y)  # Frozen weights, one full batch: every epoch alike.
+    logger = grad_logging.GradientNormLogger(tmp_path, max_steps_per_epoch=1)
+    history = fast_fit.fit_whole_epochs(model, x, y, epochs=3, batch_size=len(x), callbacks=[logger]).history
+    keys = grad_logging.layer_keys(model)
+    events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
+    for epoch in range(3):
+        np.testing.assert_allclose(logged_norms(history, keys, epoch, "max"), expected, rtol=1e-5, atol=1e-9)
+    for key, layer in zip(keys, grad_logging.trainable_layers(model)):
+        layer_grads = np.concatenate([np.ravel(grads.pop(0)) for _ in layer.trainable_weights])
+        histograms = [event.histogram_value for event in events.Histograms(f"gradients/{key}")]
+        assert [histogram.num for histogram in histograms] == [layer_grads.size] * 3
+        for histogram in histograms:
+            np.testing.assert_allclose([histogram.min, histogram.max, histogram.sum],
+                                       [layer_grads.min(), layer_grads.max(), layer_grads.sum()], rtol=1e-5, atol=1e-8)
+
+
+def test_more_steps_than_the_ring_holds_is_an_error_not_a_wrong_number():
+    (x, y), _ = data.load_circles(num_samples=128)  # 64 training points: 4 batches of 16.
+    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
+    tracker = grad_logging.GradientNormTracker(model, capacity=2)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert int(tracker.unread_steps()) == 4
+    assert tracker.epoch_norms().shape[0] == 2  # Only the last two are left.
+    # fast_fit shows Keras one step per epoch, so only the epoch's end can tell.
+    logger = grad_logging.GradientNormLogger(max_steps_per_epoch=2)
+    with pytest.raises(RuntimeError, match="4 optimizer steps in one epoch, more than the capacity 2"):
+        fast_fit.fit_whole_epochs(model, x, y, epochs=1, batch_size=16, callbacks=[logger])
