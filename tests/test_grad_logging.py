@@ -36,6 +36,14 @@ def logged_norms(history, keys, epoch, stat="mean"):
     return np.array([[history[grad_logging.history_key(key, column)][epoch] for column in columns] for key in keys])
 
 
+def assert_histogram_of(histogram, layer, grads):
+    """Asserts that a TensorBoard histogram is of the layer's gradient; `grads` maps each variable's path to it."""
+    layer_grads = np.concatenate([np.ravel(grads[variable.path]) for variable in layer.trainable_weights])
+    assert histogram.num == layer_grads.size
+    np.testing.assert_allclose([histogram.min, histogram.max, histogram.sum],
+                               [layer_grads.min(), layer_grads.max(), layer_grads.sum()], rtol=1e-5, atol=1e-8)
+
+
 def sgd_momentum_step(weights, velocities, grads):
     """Keras SGD with momentum: v = m * v - lr * g; w = w + v."""
     for index, grad in enumerate(grads):
@@ -87,13 +95,10 @@ def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monk
 
     # The histograms are of each layer's gradient at the epoch's last step.
     _, last_grads = tape_layer_norms(model, x[starts[-1]:], y[starts[-1]:])
+    last_grads = dict(zip([variable.path for variable in model.trainable_variables], last_grads))
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for key, layer in zip(keys, grad_logging.trainable_layers(model)):
-        histogram = events.Histograms(f"gradients/{key}")[0].histogram_value
-        layer_grads = np.concatenate([np.ravel(last_grads.pop(0)) for _ in layer.trainable_weights])
-        assert histogram.num == layer_grads.size
-        np.testing.assert_allclose([histogram.min, histogram.max, histogram.sum],
-                                   [layer_grads.min(), layer_grads.max(), layer_grads.sum()], rtol=1e-5, atol=1e-8)
+        assert_histogram_of(events.Histograms(f"gradients/{key}")[0].histogram_value, layer, last_grads)
 
 
 def test_any_keras_model_functional_nested_and_without_bias():
@@ -158,13 +163,12 @@ def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for epoch in range(3):
         np.testing.assert_allclose(logged_norms(history, keys, epoch, "max"), expected, rtol=1e-5, atol=1e-9)
+    grads = dict(zip([variable.path for variable in model.trainable_variables], grads))
     for key, layer in zip(keys, grad_logging.trainable_layers(model)):
-        layer_grads = np.concatenate([np.ravel(grads.pop(0)) for _ in layer.trainable_weights])
-        histograms = [event.histogram_value for event in events.Histograms(f"gradients/{key}")]
-        assert [histogram.num for histogram in histograms] == [layer_grads.size] * 3
-        for histogram in histograms:
-            np.testing.assert_allclose([histogram.min, histogram.max, histogram.sum],
-                                       [layer_grads.min(), layer_grads.max(), layer_grads.sum()], rtol=1e-5, atol=1e-8)
+        histograms = events.Histograms(f"gradients/{key}")
+        assert [event.step for event in histograms] == [0, 1, 2]
+        for event in histograms:
+            assert_histogram_of(event.histogram_value, layer, grads)
 
 
 def test_more_steps_than_the_ring_holds_is_an_error_not_a_wrong_number():
