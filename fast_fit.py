@@ -13,9 +13,13 @@ Only the granularity of callbacks changes: `on_train_batch_*` run once per epoch
 A callback that needs numbers from the model every epoch can have them computed inside
 the same call, sparing a call of its own (~0.3 ms): it defines
 `epoch_graph_statistics()`, a traceable function returning a dict of tensors, and finds
-them in the epoch's `logs` (and should pop them there).
+them in the epoch's `logs` (and should pop them there). Code traced into the epoch's
+steps can number them with the batch loop's own counter (`traced_epoch()`), sparing ops
+of its own at every step.
 """
 
+import contextlib
+import dataclasses
 import functools
 
 import keras
@@ -63,6 +67,32 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
         model.train_function = None
 
 
+@dataclasses.dataclass
+class TracedEpoch:
+    """What code traced into an epoch's call can know of the epoch."""
+
+    num_batches: int  # Mini-batches (optimizer steps) per epoch, the remainder batch included.
+    batch: object = None  # While a step is traced: its mini-batch's index, 0, 1, ... (a tensor).
+
+
+_traced_epoch = None
+
+
+def traced_epoch():
+    """Returns the `TracedEpoch` while an epoch's call is being traced, else None."""
+    return _traced_epoch
+
+
+@contextlib.contextmanager
+def _tracing_epoch(num_batches):
+    global _traced_epoch
+    _traced_epoch = TracedEpoch(num_batches)
+    try:
+        yield _traced_epoch
+    finally:
+        _traced_epoch = None
+
+
 def _reset_nothing():
     pass
 
@@ -85,20 +115,25 @@ def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data
     keras_train_step = type(model).train_step.__get__(model)
     num_full_batches, remainder = divmod(num_samples, batch_size)
 
-    def train_batch(batch):
-        start = batch * batch_size
-        keras_train_step((x[start:start + batch_size], y[start:start + batch_size]))
-        return (batch + 1,)
+    with _tracing_epoch(num_full_batches + bool(remainder)) as epoch:
 
-    # Keras traces train_step without AutoGraph, so the batch loop is an explicit while_loop.
-    tf.while_loop(lambda batch: batch < num_full_batches, train_batch, (tf.constant(0),))
-    if remainder:
-        keras_train_step((x[-remainder:], y[-remainder:]))
-    logs = model.get_metrics_result()
-    if validation_data is not None:
-        _reset_metrics_in_graph(model)
-        validation_logs = model.test_step(validation_data)
-        logs.update({f"val_{name}": value for name, value in validation_logs.items()})
-    for callback in statistics:
-        logs.update(callback.epoch_graph_statistics())
+        def train_batch(batch):
+            start = batch * batch_size
+            epoch.batch = batch
+            keras_train_step((x[start:start + batch_size], y[start:start + batch_size]))
+            return (batch + 1,)
+
+        # Keras traces train_step without AutoGraph, so the batch loop is an explicit while_loop.
+        tf.while_loop(lambda batch: batch < num_full_batches, train_batch, (tf.constant(0),))
+        if remainder:
+            epoch.batch = tf.constant(num_full_batches)
+            keras_train_step((x[-remainder:], y[-remainder:]))
+        epoch.batch = None
+        logs = model.get_metrics_result()
+        if validation_data is not None:
+            _reset_metrics_in_graph(model)
+            validation_logs = model.test_step(validation_data)
+            logs.update({f"val_{name}": value for name, value in validation_logs.items()})
+        for callback in statistics:
+            logs.update(callback.epoch_graph_statistics())
     return logs

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import fast_fit
 from tensorboard_logging import EventWriter
 
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
@@ -80,15 +81,16 @@ def layer_sizes(layers):
 
 
 class GradientNormTracker:
-    """Records per-layer gradient norms inside the training graph, at every optimizer step.
+    """Records every optimizer step's gradients inside the training graph, for per-layer norms.
 
-    Wraps `model.optimizer.apply` so that every step stores its gradients, flat, in a
-    ring buffer indexed by the optimizer's step counter (for a model whose `capacity`
-    steps would take more than `MAX_RING_VALUES` numbers: the squared norm of each
-    variable's gradient, and the last step's gradients apart). `epoch_norms` turns the
-    steps since its last call into per-layer norms. No step is lost as long as at most
-    `capacity` steps pass between two calls (`GradientNormLogger` calls it once per epoch,
-    and `unread_steps` tells it how many passed).
+    Wraps `model.optimizer.apply` so that every step stores its gradients, flat, in a row
+    of a ring buffer (for a model whose `capacity` steps would take more than
+    `MAX_RING_VALUES` numbers: the squared norm of each variable's gradient, and the last
+    step's gradients apart). The row is the optimizer's step counter modulo `capacity`,
+    or, inside a `fast_fit` epoch call, the batch loop's counter: that spares reading the
+    step counter at every step, and `unread_steps` traced into the same call reads them
+    (`GradientNormLogger` does). `step_norms` turns rows into per-layer norms, in NumPy.
+    No step is lost as long as at most `capacity` steps pass between two reads.
     """
 
     def __init__(self, model, capacity=1024):
@@ -116,18 +118,17 @@ class GradientNormTracker:
         sizes = layer_sizes(layers)
         self.layer_slices = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes))]
         self.capacity = capacity
-        # Whole gradients cost a step 4 graph ops, squared norms 7 (and a copy for the
+        # Whole gradients cost a step 2 graph ops, squared norms 5 (and a copy for the
         # histograms); the MLPs here have a few hundred weights. Counted: the ring and
         # the matrix that sums each entry into its layer's parts.
         self.keeps_gradients = (capacity + to_layer_parts.shape[1]) * sum(variable_sizes) <= MAX_RING_VALUES
         if self.keeps_gradients:
-            self._ring = tf.Variable(tf.zeros([capacity, sum(variable_sizes)]), trainable=False)
-            self._ring_to_layer_parts = tf.constant(to_layer_parts[variable_of_entry])  # Entry -> parts.
+            self._row_to_layer_parts = tf.constant(to_layer_parts[variable_of_entry])  # Entry -> parts.
         else:
-            self._ring = tf.Variable(tf.zeros([capacity, len(self._variables)]), trainable=False)
-            self._ring_to_layer_parts = tf.constant(to_layer_parts)  # Variable -> parts.
+            self._row_to_layer_parts = tf.constant(to_layer_parts)  # Variable -> parts.
             self._variable_of_entry = tf.constant(variable_of_entry)
             self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
+        self._ring = tf.Variable(tf.zeros([capacity, self._row_to_layer_parts.shape[0]]), trainable=False)
         self._iterations = model.optimizer.iterations
         self._steps_read = tf.Variable(tf.convert_to_tensor(self._iterations), trainable=False)
         self._install(model)
@@ -150,6 +151,11 @@ class GradientNormTracker:
         # A train function traced before the hook existed would bypass it.
         model.train_function = None
 
+    def _epoch_rows(self):
+        """The `fast_fit` epoch being traced, if its steps fit the ring as rows 0, 1, ..., else None."""
+        epoch = fast_fit.traced_epoch()
+        return epoch if epoch is not None and epoch.num_batches <= self.capacity else None
+
     def _record(self, grads, variables):
         # Runs inside the training graph at every step, where each op costs about as much
         # as the arithmetic of a width-5 layer, so it is as few ops as possible: gather all
@@ -158,7 +164,11 @@ class GradientNormTracker:
         # A variable the loss does not depend on has no gradient: count it as zero.
         flat = tf.dynamic_stitch(self._flat_positions, [by_path[variable.path] if variable.path in by_path
                                                          else tf.zeros_like(variable) for variable in self._variables])
-        row = tf.math.floormod(tf.convert_to_tensor(self._iterations), self.capacity)
+        epoch = self._epoch_rows()
+        if epoch is not None:
+            row = epoch.batch
+        else:
+            row = tf.math.floormod(tf.convert_to_tensor(self._iterations), self.capacity)
         if self.keeps_gradients:
             tf.raw_ops.ResourceScatterUpdate(resource=self._ring.handle, indices=row, updates=flat)
         else:
@@ -167,34 +177,36 @@ class GradientNormTracker:
             self._last_gradients.assign(flat)
 
     def forget_steps(self):
-        """Makes the next `epoch_norms` start from the optimizer's current step."""
+        """Makes the next `unread_steps` start from the optimizer's current step."""
         self._steps_read.assign(tf.convert_to_tensor(self._iterations))
 
     def unread_steps(self):
-        """Traceable: how many steps `epoch_norms` would cover, were none lost (call it first)."""
-        return tf.convert_to_tensor(self._iterations) - self._steps_read
-
-    def epoch_norms(self):
-        """Traceable: the per-layer norms of every step since the last call.
+        """Traceable: what the steps since the last call stored.
 
         Returns:
-            A float32 tensor `[steps, layers, 3]`; the last axis is kernel, bias, total.
-            Of more than `capacity` steps, only the last `capacity` are left.
+            The number of steps (an integer scalar; more than `capacity` means some were
+            overwritten) and their rows, oldest first, `[min(steps, capacity), ...]`:
+            for `step_norms`.
         """
         iterations = tf.convert_to_tensor(self._iterations)
+        epoch = self._epoch_rows()
+        if epoch is not None:  # This epoch call's steps, in rows 0, 1, ... (see `_record`).
+            self._steps_read.assign(iterations)
+            return tf.constant(epoch.num_batches, iterations.dtype), self._ring[:epoch.num_batches]
+        steps = iterations - self._steps_read
         first = tf.maximum(self._steps_read, iterations - self.capacity)
         rows = tf.math.floormod(tf.range(first, iterations), self.capacity)
         self._steps_read.assign(iterations)
-        stored = tf.gather(self._ring, rows)
-        squared = (tf.square(stored) if self.keeps_gradients else stored) @ self._ring_to_layer_parts
+        return steps, tf.gather(self._ring, rows)
+
+    def step_norms(self, rows):
+        """Traceable: the per-layer norms of stored rows (`unread_steps`), `[steps, layers, 3]`: kernel, bias, total."""
+        squared = (tf.square(rows) if self.keeps_gradients else rows) @ self._row_to_layer_parts
         return tf.reshape(tf.sqrt(squared), [-1, len(self.keys), len(PARTS)])
 
-    def last_gradients(self):
-        """Traceable: the gradients of the last step, flat; `layer_slices` splits them by layer."""
-        if self.keeps_gradients:
-            # A gather reads one row; indexing would copy the whole ring first.
-            return tf.gather(self._ring, tf.math.floormod(tf.convert_to_tensor(self._iterations) - 1, self.capacity))
-        return tf.identity(self._last_gradients)
+    def last_gradients(self, rows):
+        """Traceable: the last step's gradients, flat (`layer_slices` splits them by layer), given its rows."""
+        return rows[-1] if self.keeps_gradients else tf.identity(self._last_gradients)
 
 
 def epoch_statistics(step_norms):
@@ -245,13 +257,15 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def epoch_graph_statistics(self):
         """Traceable: the epoch's numbers, computed in the training graph (see `fast_fit`)."""
-        steps = self.tracker.unread_steps()
-        step_norms = self.tracker.epoch_norms()
+        steps, rows = self.tracker.unread_steps()
+        step_norms = self.tracker.step_norms(rows)
         # One vector, [steps, statistics..., last step's gradients...]: Keras unpacks each
-        # tensor an epoch's call returns in Python, at ~20 us apiece.
+        # tensor an epoch's call returns in Python, at ~20 us apiece. The statistics are
+        # taken here, not in NumPy: between two calls, Python runs on cold caches, where
+        # each NumPy call costs ~30 us, more than ten graph ops.
         parts = [tf.cast(tf.reshape(steps, [1]), tf.float32), tf.reshape(epoch_statistics(step_norms), [-1])]
         if self.log_dir is not None and self.histogram_freq:
-            parts.append(self.tracker.last_gradients())
+            parts.append(self.tracker.last_gradients(rows))
         statistics = {"_gradient_epoch": tf.concat(parts, axis=0)}
         if self.log_dir is not None and self.per_step:
             statistics["_gradient_step_norms"] = step_norms[:, :, PARTS.index("total")]

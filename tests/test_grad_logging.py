@@ -145,8 +145,10 @@ def test_a_replacing_tracker_wraps_the_optimizer_once():
     second = grad_logging.GradientNormTracker(model, capacity=64)
     assert second.original_apply == first.original_apply
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # 2 steps.
-    assert second.epoch_norms().shape[0] == 2
-    assert not first.epoch_norms().numpy().any()  # The replaced tracker records nothing any more.
+    steps, rows = second.unread_steps()
+    assert int(steps) == 2 and second.step_norms(rows).shape == (2, 3, 3)  # 2 steps, 3 layers.
+    steps, rows = first.unread_steps()  # The replaced tracker records nothing any more.
+    assert int(steps) == 2 and not rows.numpy().any()
 
 
 def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
@@ -171,13 +173,39 @@ def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
             assert_histogram_of(event.histogram_value, layer, grads)
 
 
+def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (x, y), _ = data.load_circles(num_samples=100)  # 50 training points: 3 batches of 16 and one of 2.
+    keras.utils.set_random_seed(8)
+    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=8), learning_rate=0.0, momentum=0.0)
+    logger = grad_logging.GradientNormLogger(tmp_path, per_step=True, max_steps_per_epoch=5)  # Not a multiple of 4.
+    history = fast_fit.fit_whole_epochs(model, x, y, epochs=2, batch_size=16, callbacks=[logger], seed=3).history
+    keys = grad_logging.layer_keys(model)
+    events = EventAccumulator(str(tmp_path / "train"), size_guidance={"scalars": 0, "histograms": 0}).Reload()
+    seed_generator = keras.random.SeedGenerator(3)  # fast_fit's shuffle, replayed: which points each step saw.
+    for epoch in range(2):
+        order = np.argsort(keras.random.uniform([len(x)], seed=seed_generator))
+        batches = [order[start:start + 16] for start in range(0, len(x), 16)]
+        per_batch = [tape_layer_norms(model, x[batch], y[batch]) for batch in batches]
+        norms = np.array([batch_norms for batch_norms, _ in per_batch])
+        np.testing.assert_allclose(logged_norms(history, keys, epoch, "mean"), norms.mean(axis=0), rtol=1e-5)
+        np.testing.assert_allclose(logged_norms(history, keys, epoch, "max"), norms.max(axis=0), rtol=1e-5)
+        last_grads = dict(zip([variable.path for variable in model.trainable_variables], per_batch[-1][1]))
+        for index, (key, layer) in enumerate(zip(keys, grad_logging.trainable_layers(model))):
+            steps = events.Scalars(f"grad_norm_step/{key}")[epoch * 4:(epoch + 1) * 4]
+            assert [event.step for event in steps] == list(range(epoch * 4 + 1, epoch * 4 + 5))
+            np.testing.assert_allclose([event.value for event in steps], norms[:, index, 2], rtol=1e-5)
+            assert_histogram_of(events.Histograms(f"gradients/{key}")[epoch].histogram_value, layer, last_grads)
+
+
 def test_more_steps_than_the_ring_holds_is_an_error_not_a_wrong_number():
     (x, y), _ = data.load_circles(num_samples=128)  # 64 training points: 4 batches of 16.
     model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
     tracker = grad_logging.GradientNormTracker(model, capacity=2)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    assert int(tracker.unread_steps()) == 4
-    assert tracker.epoch_norms().shape[0] == 2  # Only the last two are left.
+    steps, rows = tracker.unread_steps()
+    assert int(steps) == 4 and rows.shape[0] == 2  # Only the last two are left.
     # fast_fit shows Keras one step per epoch, so only the epoch's end can tell.
     logger = grad_logging.GradientNormLogger(max_steps_per_epoch=2)
     with pytest.raises(RuntimeError, match="4 optimizer steps in one epoch, more than the capacity 2"):
