@@ -23,7 +23,20 @@ def library_versions():
 
 def save_result(run_dir, result):
     """Writes `result` as `<run_dir>/result.json`; a reader never sees a half-written file."""
-    return cli.atomic_write_text(Path(run_dir) / RESULT_FILE, json.dumps(result, indent=1))
+    return cli.atomic_write_text(Path(run_dir) / RESULT_FILE, json_text(result))
+
+
+def json_text(value, levels=2, indent=""):
+    """Returns `value` as JSON with its first `levels` levels of dicts one key a line, and each list on one line.
+
+    A history of 500 epochs then takes one line a series, and the JSON module's fast C
+    encoder writes each line (with `indent=`, it falls back to slow Python for all of it).
+    """
+    if not isinstance(value, dict) or not value or levels == 0:
+        return json.dumps(value)
+    inner = indent + " "
+    items = [f"{inner}{json.dumps(key)}: {json_text(item, levels - 1, inner)}" for key, item in value.items()]
+    return "{\n" + ",\n".join(items) + "\n" + indent + "}"
 
 
 def load_results(log_dir):

@@ -33,6 +33,7 @@ class EventWriter:
         self._records.write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
         self.flush_every = flush_every
         self._pending = []
+        self._scalar_templates = {}  # Tags -> a Summary holding them, to copy and fill in.
 
     def write(self, step, scalars=None, histograms=None):
         """Queues one event: `scalars` maps tag to float, `histograms` maps tag to an array."""
@@ -49,17 +50,24 @@ class EventWriter:
         # The histograms of all queued events are binned together, in one NumPy pass.
         histograms = iter(histogram_protos([array for *_, arrays in self._pending for array in arrays.values()]))
         for step, wall_time, scalars, arrays in self._pending:
-            # Values are added to the event in place: building them apart and passing a
-            # list would copy every one of them once more.
             event = event_pb2.Event(wall_time=wall_time, step=step)
-            for tag, value in scalars.items():
-                event.summary.value.add(tag=tag, simple_value=value)
+            # Copying a Summary that has the tags and filling in the numbers costs half as
+            # much as adding each tagged value anew.
+            event.summary.CopyFrom(self._scalar_template(tuple(scalars)))
+            for value, number in zip(event.summary.value, scalars.values()):
+                value.simple_value = number
             for tag, histogram in zip(arrays, histograms):
                 if histogram is not None:  # After a NaN loss there may be nothing left to draw.
                     event.summary.value.add(tag=tag, histo=histogram)
             self._records.write(event.SerializeToString())
         self._pending = []
         self._records.flush()
+
+    def _scalar_template(self, tags):
+        if tags not in self._scalar_templates:
+            self._scalar_templates[tags] = summary_pb2.Summary(
+                value=[summary_pb2.Summary.Value(tag=tag, simple_value=0.0) for tag in tags])
+        return self._scalar_templates[tags]
 
     def close(self):
         """Writes everything queued and closes the file."""
@@ -76,9 +84,10 @@ def histogram_protos(arrays, bucket_count=30):
     """
     if not arrays:
         return []
-    sizes = np.array([np.size(array) for array in arrays])
+    arrays = [np.ravel(array) for array in arrays]
+    sizes = [array.size for array in arrays]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    data = np.concatenate([np.ravel(array) for array in arrays]).astype(np.float64)
+    data = np.concatenate(arrays).astype(np.float64)
     finite = np.isfinite(data)
     data = np.where(finite, data, np.nan)
     low, high = np.fmin.reduceat(data, starts), np.fmax.reduceat(data, starts)
@@ -91,17 +100,19 @@ def histogram_protos(arrays, bucket_count=30):
     data = np.where(finite, data, 0.0)
     totals, squares = np.add.reduceat(data, starts), np.add.reduceat(data * data, starts)
     numbers = np.add.reduceat(finite.astype(np.int64), starts)
-    all_limits = (low[:, None] + width[:, None] * (np.arange(1, bucket_count + 1) / bucket_count)).tolist()
+    limits = low[:, None] + width[:, None] * (np.arange(1, bucket_count + 1) / bucket_count)
+    # The per-histogram loop reads Python lists: indexing NumPy arrays costs more per number.
     protos = []
-    for i, (limits, bucket) in enumerate(zip(all_limits, counts.tolist())):
-        if numbers[i] == 0:
+    for lowest, highest, number, total, square, bucket_limit, bucket in zip(
+            low.tolist(), high.tolist(), numbers.tolist(), totals.tolist(), squares.tolist(), limits.tolist(),
+            counts.tolist()):
+        if number == 0:
             protos.append(None)
             continue
-        if high[i] == low[i]:
-            limits, bucket = [float(high[i])], [float(numbers[i])]
-        protos.append(summary_pb2.HistogramProto(min=float(low[i]), max=float(high[i]), num=float(numbers[i]),
-                                                 sum=float(totals[i]), sum_squares=float(squares[i]),
-                                                 bucket_limit=limits, bucket=bucket))
+        if highest == lowest:
+            bucket_limit, bucket = [highest], [float(number)]
+        protos.append(summary_pb2.HistogramProto(min=lowest, max=highest, num=number, sum=total, sum_squares=square,
+                                                 bucket_limit=bucket_limit, bucket=bucket))
     return protos
 
 
