@@ -254,6 +254,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._step_tags = [f"grad_norm_step/{key}" for key in keys]
         # `fast_fit` computes the statistics inside each epoch's call; plain `fit` calls this.
         self._graph_statistics = tf.function(self.epoch_graph_statistics)
+        self._statistics_names = ["_gradient_epoch"]
+        if self.log_dir is not None and self.per_step:
+            self._statistics_names += ["_gradient_step_norms", "_gradient_last_step"]
 
     def epoch_graph_statistics(self):
         """Traceable: the epoch's numbers, computed in the training graph (see `fast_fit`)."""
@@ -274,8 +277,9 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        statistics = {name: logs.pop(name) for name in list(logs) if name.startswith("_gradient_")}
-        if not statistics:
+        if "_gradient_epoch" in logs:  # Computed in the epoch's call, by fast_fit.
+            statistics = {name: logs.pop(name) for name in self._statistics_names}
+        else:
             statistics = self._graph_statistics()
         epoch_vector = np.asarray(statistics["_gradient_epoch"])
         steps = int(epoch_vector[0])
