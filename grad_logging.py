@@ -89,7 +89,7 @@ class GradientNormTracker:
     step's gradients apart). The row is the optimizer's step counter modulo `capacity`,
     or, inside a `fast_fit` epoch call, the batch loop's counter: that spares reading the
     step counter at every step, and `unread_steps` traced into the same call reads them
-    (`GradientNormLogger` does). `step_norms` turns rows into per-layer norms, in NumPy.
+    (`GradientNormLogger` does). `step_norms` turns rows into per-layer norms.
     No step is lost as long as at most `capacity` steps pass between two reads.
     """
 
