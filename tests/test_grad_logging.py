@@ -15,7 +15,8 @@ LEARNING_RATE, MOMENTUM = 0.01, 0.9
 
 
 def tape_layer_norms(model, x, y):
-    """Per-layer (kernel, bias, total) gradient norms of the mean BCE loss, from a fresh GradientTape."""
+    """Per-layer (kernel, bias, total) gradient norms of the mean BCE loss, from a fresh GradientTape, and the
+    gradients themselves by variable path."""
     with tf.GradientTape() as tape:
         loss = keras.losses.BinaryCrossentropy()(y.reshape(-1, 1), model(x, training=True))
     grads = tape.gradient(loss, model.trainable_variables)
@@ -27,7 +28,7 @@ def tape_layer_norms(model, x, y):
         kernel = np.linalg.norm(parts["kernel"]) if "kernel" in parts else 0.0
         bias = np.linalg.norm(parts["bias"]) if "bias" in parts else 0.0
         norms.append((kernel, bias, total))
-    return np.array(norms), [by_path[variable.path] for variable in model.trainable_variables]
+    return np.array(norms), by_path
 
 
 def logged_norms(history, keys, epoch, stat="mean"):
@@ -71,7 +72,7 @@ def test_fast_fit_norms_match_tape_over_two_epochs():
         expected, grads = tape_layer_norms(reference, x, y)
         for stat in ("mean", "max"):  # One step per epoch: mean and max are that step's norm.
             np.testing.assert_allclose(logged_norms(history, keys, epoch, stat), expected, rtol=1e-5, atol=1e-9)
-        sgd_momentum_step(weights, velocities, grads)
+        sgd_momentum_step(weights, velocities, [grads[variable.path] for variable in reference.trainable_variables])
 
 
 @pytest.mark.parametrize("keeps_gradients", [True, False], ids=["whole_gradients", "squared_norms"])
@@ -95,7 +96,6 @@ def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monk
 
     # The histograms are of each layer's gradient at the epoch's last step.
     _, last_grads = tape_layer_norms(model, x[starts[-1]:], y[starts[-1]:])
-    last_grads = dict(zip([variable.path for variable in model.trainable_variables], last_grads))
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for key, layer in zip(keys, grad_logging.trainable_layers(model)):
         assert_histogram_of(events.Histograms(f"gradients/{key}")[0].histogram_value, layer, last_grads)
@@ -165,7 +165,6 @@ def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for epoch in range(3):
         np.testing.assert_allclose(logged_norms(history, keys, epoch, "max"), expected, rtol=1e-5, atol=1e-9)
-    grads = dict(zip([variable.path for variable in model.trainable_variables], grads))
     for key, layer in zip(keys, grad_logging.trainable_layers(model)):
         histograms = events.Histograms(f"gradients/{key}")
         assert [event.step for event in histograms] == [0, 1, 2]
@@ -191,7 +190,7 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
         norms = np.array([batch_norms for batch_norms, _ in per_batch])
         np.testing.assert_allclose(logged_norms(history, keys, epoch, "mean"), norms.mean(axis=0), rtol=1e-5)
         np.testing.assert_allclose(logged_norms(history, keys, epoch, "max"), norms.max(axis=0), rtol=1e-5)
-        last_grads = dict(zip([variable.path for variable in model.trainable_variables], per_batch[-1][1]))
+        last_grads = per_batch[-1][1]
         for index, (key, layer) in enumerate(zip(keys, grad_logging.trainable_layers(model))):
             steps = events.Scalars(f"grad_norm_step/{key}")[epoch * 4:(epoch + 1) * 4]
             assert [event.step for event in steps] == list(range(epoch * 4 + 1, epoch * 4 + 5))
