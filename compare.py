@@ -8,8 +8,8 @@ on earlier runs; `python run_all.py` trains the three models first, then calls i
 Run:  python compare.py [--log-dir logs] [--figure-dir figures]
 """
 
-import cli
-import results
+from gradient_lab import cli
+from gradient_lab import recording
 
 
 def main(argv=None):
@@ -17,12 +17,12 @@ def main(argv=None):
     parser.add_argument("--log-dir", default="logs", help="where the runs are (default: %(default)s)")
     parser.add_argument("--figure-dir", default="figures", help="where comparison.png goes (default: %(default)s)")
     args = parser.parse_args(argv)
-    latest = results.latest_per_model(results.load_results(args.log_dir))
+    latest = recording.latest_per_model(recording.load_results(args.log_dir))
     if not latest:
         cli.fail(f"no completed runs under {args.log_dir!r}; run `python run_all.py` first")
     figure_dir = cli.writable_dir(args.figure_dir)
 
-    import plots  # Imported after the checks: matplotlib is slow to import.
+    from gradient_lab import plots  # Imported after the checks: matplotlib is slow to import.
 
     for name, result in latest.items():
         accuracy = f"Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}"

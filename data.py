@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.datasets import make_circles
 from sklearn.preprocessing import MinMaxScaler
 
-import cli
+from gradient_lab import cli
 
 
 @dataclass
@@ -70,7 +70,7 @@ def main(argv=None):
     for name, x, y in [("train", x_train, y_train), ("test", x_test, y_test)]:
         print(f"{name:5s} {len(x)} points, {class_balance(y):.1%} inner circle (class 1)")
 
-    import plots  # Imported here so that `import data` stays light.
+    from gradient_lab import plots  # Imported here so that `import data` stays light.
 
     path = plots.save_circles(x_train, y_train, x_test, y_test, figure_dir / "circles.png", args.noise)
     print(f"wrote {path}")

@@ -26,8 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import fast_fit
-from tensorboard_logging import EventWriter
+from gradient_lab import fast_training
+from gradient_lab.tensorboard_events import EventWriter
 
 PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
 # Per-layer statistics over an epoch's steps, in the column order of `epoch_statistics`.
@@ -153,7 +153,7 @@ class GradientNormTracker:
 
     def _epoch_rows(self):
         """The `fast_fit` epoch being traced, if its steps fit the ring as rows 0, 1, ..., else None."""
-        epoch = fast_fit.traced_epoch()
+        epoch = fast_training.traced_epoch()
         return epoch if epoch is not None and epoch.num_batches <= self.capacity else None
 
     def _record(self, grads, variables):
@@ -277,7 +277,7 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        if "_gradient_epoch" in logs:  # Computed in the epoch's call, by fast_fit.
+        if "_gradient_epoch" in logs:  # Computed in the epoch's call, by fast_training.
             statistics = {name: logs.pop(name) for name in self._statistics_names}
         else:
             statistics = self._graph_statistics()

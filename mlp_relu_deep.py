@@ -8,8 +8,8 @@ Run:  python mlp_relu_deep.py
 Writes: logs/<run>/ (TensorBoard + result.json) and figures/deep_relu_*.png
 """
 
-import cli
-import experiment
+from gradient_lab import cli
+from gradient_lab import experiment
 
 
 def main(argv=None):

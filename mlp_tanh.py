@@ -9,8 +9,8 @@ Run:  python mlp_tanh.py               (both models; --model shallow or deep for
 Writes: logs/<run>/ (TensorBoard + result.json) and figures/<model>_*.png
 """
 
-import cli
-import experiment
+from gradient_lab import cli
+from gradient_lab import experiment
 
 MODEL_CHOICES = {"shallow": ["shallow_tanh"], "deep": ["deep_tanh"], "both": ["shallow_tanh", "deep_tanh"]}
 

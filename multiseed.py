@@ -11,10 +11,10 @@ Writes: logs/multiseed/<model>-seed<k>/ per run, results/multiseed.{csv,md},
         figures/multiseed.png. Finished runs are skipped when run again.
 """
 
-import cli
-import experiment
-import summaries
-import sweep
+from gradient_lab import cli
+from gradient_lab import experiment
+from gradient_lab import seed_statistics
+from gradient_lab import sweeps
 
 MODELS = ("shallow_tanh", "deep_tanh", "deep_relu")
 
@@ -22,18 +22,18 @@ MODELS = ("shallow_tanh", "deep_tanh", "deep_relu")
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=cli.positive_int(), default=20, help="seeds per model (default: %(default)s)")
-    sweep.add_sweep_flags(parser, "logs/multiseed")
+    sweeps.add_sweep_flags(parser, "logs/multiseed")
     args = parser.parse_args(argv)
-    sweep.check_output_dirs(args)
+    sweeps.check_output_dirs(args)
 
-    runs = [sweep.Run(f"{model}-seed{seed}", experiment.config_for(model, seed=seed, epochs=args.epochs,
+    runs = [sweeps.Run(f"{model}-seed{seed}", experiment.config_for(model, seed=seed, epochs=args.epochs,
                                                                   histogram_freq=0))
             for model in MODELS for seed in range(args.seeds)]
-    run_results = sweep.run_sweep(runs, args.log_dir, args.jobs, args.scheduler, args.progress)
+    run_results = sweeps.run_sweep(runs, args.log_dir, args.jobs, args.scheduler, args.progress)
 
-    summaries.report(run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed")
+    seed_statistics.report(run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed")
 
-    import plots
+    from gradient_lab import plots
 
     print(f"wrote {plots.save_multiseed(run_results, f'{args.figure_dir}/multiseed.png')}")
 

@@ -5,9 +5,9 @@ Each model gets its own run directory under logs/, so `tensorboard --logdir logs
 shows all three side by side; figures/comparison.png puts them on shared axes.
 """
 
-import cli
+from gradient_lab import cli
 import compare
-import experiment
+from gradient_lab import experiment
 
 
 def main(argv=None):

@@ -18,10 +18,10 @@ Finished runs are skipped when a study is run again.
 import dataclasses
 from dataclasses import dataclass
 
-import cli
-import experiment
-import summaries
-import sweep
+from gradient_lab import cli
+from gradient_lab import experiment
+from gradient_lab import seed_statistics
+from gradient_lab import sweeps
 
 # name -> (activation, hidden initializer, output initializer). The conventional pairings:
 # Glorot for sigmoid and tanh, He for the ReLU family (GELU and swish included), LeCun
@@ -58,7 +58,7 @@ class Study:
     extra: dict = None  # Extra axes, name -> {label: Config overrides}.
 
     def runs(self, seeds, epochs):
-        """Returns the study's grid as `sweep.Run`s."""
+        """Returns the study's grid as `sweeps.Run`s."""
         variants = [(label, overrides) for axis in (self.extra or {}).values() for label, overrides in axis.items()]
         variants = variants or [("", {})]
         runs = []
@@ -67,7 +67,7 @@ class Study:
                 for label, overrides in variants:
                     for seed in range(seeds):
                         name = f"{configuration}{'-' + label if label else ''}-depth{depth}-seed{seed}"
-                        runs.append(sweep.Run(name, cell_config(configuration, depth, seed, epochs, **overrides)))
+                        runs.append(sweeps.Run(name, cell_config(configuration, depth, seed, epochs, **overrides)))
         return runs
 
 
@@ -94,22 +94,22 @@ def main(argv=None):
     parser.add_argument("study", help=f"one of: {', '.join(STUDIES)}")
     parser.add_argument("--seeds", type=cli.positive_int(), help="seeds per grid cell (default: the study's)")
     parser.add_argument("--depths", type=cli.positive_int(), nargs="+", help="override the study's depths")
-    sweep.add_sweep_flags(parser, "logs/studies")
+    sweeps.add_sweep_flags(parser, "logs/studies")
     args = parser.parse_args(argv)
     if args.study not in STUDIES:
         cli.fail(f"unknown study {args.study!r}; choose from {', '.join(STUDIES)}")
     study = STUDIES[args.study]
     if args.depths:
         study = dataclasses.replace(study, depths=tuple(args.depths))
-    sweep.check_output_dirs(args)
+    sweeps.check_output_dirs(args)
 
     runs = study.runs(args.seeds or study.default_seeds, args.epochs)
     log_dir = f"{args.log_dir}/{study.name}"
-    run_results = sweep.run_sweep(runs, log_dir, args.jobs, args.scheduler, args.progress)
+    run_results = sweeps.run_sweep(runs, log_dir, args.jobs, args.scheduler, args.progress)
 
-    summaries.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")
+    seed_statistics.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")
 
-    import plots
+    from gradient_lab import plots
 
     print(f"wrote {plots.save_study(study.name, run_results, f'{args.figure_dir}/study_{study.name}.png')}")
 

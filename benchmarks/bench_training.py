@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import cli  # noqa: E402
-import experiment  # noqa: E402
+from gradient_lab import cli  # noqa: E402
+from gradient_lab import experiment  # noqa: E402
 
 
 PORT = "port (model.fit on NumPy)"
@@ -57,13 +57,13 @@ def train_port(config, data):
     """The 2019 loop on Keras 3: NumPy arrays straight into `fit`, validation every epoch."""
     import keras
 
-    import mlp
+    from gradient_lab import models
 
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
-    model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+    model = models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
                           config.output_initializer, seed=config.seed)
-    mlp.compile_mlp(model, config.learning_rate, config.momentum)
+    models.compile_mlp(model, config.learning_rate, config.momentum)
     history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
                         batch_size=config.batch_size, verbose=0)
     return history.history["val_accuracy"][-1]
@@ -91,7 +91,7 @@ def compare_accuracy_spread(models, seeds, epochs, jobs):
     """Prints the test accuracy over seeds of the port and of ours, side by side."""
     import joblib
 
-    import summaries
+    from gradient_lab import seed_statistics
 
     cells = [(variant, model, seed) for model in models for variant in (PORT, OURS) for seed in range(seeds)]
     accuracies = joblib.Parallel(n_jobs=jobs)(
@@ -101,7 +101,7 @@ def compare_accuracy_spread(models, seeds, epochs, jobs):
     for model in models:
         for variant in (PORT, OURS):
             values = [accuracy for (v, m, _), accuracy in zip(cells, accuracies) if (v, m) == (variant, model)]
-            summary = summaries.accuracy_summary(values)
+            summary = seed_statistics.accuracy_summary(values)
             print(f"{model:<13s} {variant:<28s} {summary['mean']:6.3f} {summary['std']:6.3f} {min(values):6.3f} "
                   f"{max(values):6.3f} {summary['success_rate']:7.0%}")
 

@@ -5,18 +5,18 @@ import numpy as np
 import pytest
 
 import data
-import diagnostics
-import experiment
-import fast_fit
+from gradient_lab import diagnostics
+from gradient_lab import experiment
+from gradient_lab import fast_training
 import grad_logging
-import mlp
+from gradient_lab import models
 from test_grad_logging import tape_layer_norms
 
 LEARNING_RATE = 1e-9  # Small enough that the weights do not move within the test's one epoch.
 
 
 def one_epoch_logs(model, x, y):
-    mlp.compile_mlp(model, learning_rate=LEARNING_RATE, momentum=0.0)
+    models.compile_mlp(model, learning_rate=LEARNING_RATE, momentum=0.0)
     callbacks = [grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)]
     history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0, callbacks=callbacks).history
     return {key: values[0] for key, values in history.items()}
@@ -36,7 +36,7 @@ def numpy_forward(model, x):
 @pytest.mark.parametrize("activation, initializer", [("tanh", "uniform_0_1"), ("relu", "he_uniform")])
 def test_layer_statistics_match_numpy(activation, initializer):
     (x, y), _ = data.load_circles(num_samples=200)
-    model = mlp.build_mlp(4, 5, activation, initializer, seed=11)
+    model = models.build_mlp(4, 5, activation, initializer, seed=11)
     logs = one_epoch_logs(model, x, y)
     keys = grad_logging.layer_keys(model)
     gradient_norms, _ = tape_layer_norms(model, x, y)
@@ -56,7 +56,7 @@ def test_layer_statistics_match_numpy(activation, initializer):
 
 def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
     (x, y), _ = data.load_circles(num_samples=200)
-    sequential = mlp.build_mlp(3, 5, "sigmoid", "glorot_uniform", seed=12)
+    sequential = models.build_mlp(3, 5, "sigmoid", "glorot_uniform", seed=12)
     expected = one_epoch_logs(sequential, x, y)  # Plain `fit`: the callback's own call.
     # The same model as a functional model: its layer outputs come from a probe model.
     inputs = keras.Input((2,))
@@ -65,10 +65,10 @@ def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
         outputs = keras.layers.Dense.from_config(layer.get_config())(outputs)
     functional = keras.Model(inputs, outputs)
     functional.set_weights(sequential.get_weights())
-    mlp.compile_mlp(functional, learning_rate=LEARNING_RATE, momentum=0.0)
+    models.compile_mlp(functional, learning_rate=LEARNING_RATE, momentum=0.0)
     for model in (sequential, functional):
         # `fast_fit`: computed inside the epoch's own call. One full batch, so shuffling changes nothing.
-        history = fast_fit.fit_whole_epochs(model, x, y, epochs=1, batch_size=len(x), callbacks=[
+        history = fast_training.fit_whole_epochs(model, x, y, epochs=1, batch_size=len(x), callbacks=[
             grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)]).history
         for key, value in expected.items():
             if key.split("/")[0] in ("saturation", "activation_mean", "activation_std", "update_ratio"):
@@ -77,8 +77,8 @@ def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
 
 def test_uniform_weights_saturate_tanh_units_glorot_does_not():
     (x, y), _ = data.load_circles(num_samples=200)
-    uniform = one_epoch_logs(mlp.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1", seed=0), x, y)
-    glorot = one_epoch_logs(mlp.build_mlp(5, 5, "tanh", "glorot_uniform", seed=0), x, y)
+    uniform = one_epoch_logs(models.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1", seed=0), x, y)
+    glorot = one_epoch_logs(models.build_mlp(5, 5, "tanh", "glorot_uniform", seed=0), x, y)
     # All-positive weights add up: most deep units sit on tanh's flat tails.
     assert uniform["saturation/05_hidden_5"] > 0.5
     assert glorot["saturation/05_hidden_5"] < 0.1
@@ -86,7 +86,7 @@ def test_uniform_weights_saturate_tanh_units_glorot_does_not():
 
 def test_backward_signal_at_init_matches_tape():
     (x, y), _ = data.load_circles(num_samples=200)
-    model = mlp.build_mlp(3, 5, "tanh", "glorot_uniform", seed=2)
+    model = models.build_mlp(3, 5, "tanh", "glorot_uniform", seed=2)
     init = diagnostics.backward_signal_at_init(model, x, y)
     expected, _ = tape_layer_norms(model, x, y)
     np.testing.assert_allclose(init["gradient_norm"], expected[:, 2], rtol=1e-5)

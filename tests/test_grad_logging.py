@@ -7,9 +7,9 @@ import tensorflow as tf
 from keras import layers
 
 import data
-import fast_fit
+from gradient_lab import fast_training
 import grad_logging
-import mlp
+from gradient_lab import models
 
 LEARNING_RATE, MOMENTUM = 0.01, 0.9
 
@@ -55,12 +55,12 @@ def sgd_momentum_step(weights, velocities, grads):
 def test_fast_fit_norms_match_tape_over_two_epochs():
     (x, y), _ = data.load_circles(num_samples=128)
     keras.utils.set_random_seed(3)
-    model = mlp.compile_mlp(mlp.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1"), LEARNING_RATE, MOMENTUM)
+    model = models.compile_mlp(models.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1"), LEARNING_RATE, MOMENTUM)
     reference = keras.models.clone_model(model)
     reference.set_weights(model.get_weights())
     logger = grad_logging.GradientNormLogger()
     # One full batch per epoch: shuffling the order does not change the gradient.
-    history = fast_fit.fit_whole_epochs(model, x, y, epochs=2, batch_size=len(x), callbacks=[logger]).history
+    history = fast_training.fit_whole_epochs(model, x, y, epochs=2, batch_size=len(x), callbacks=[logger]).history
     keys = grad_logging.layer_keys(model)
     assert keys == ["01_hidden_1", "02_hidden_2", "03_hidden_3", "04_hidden_4", "05_hidden_5", "06_output"]
 
@@ -83,7 +83,7 @@ def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monk
         monkeypatch.setattr(grad_logging, "MAX_RING_VALUES", 0)
     (x, y), _ = data.load_circles(num_samples=96)
     keras.utils.set_random_seed(4)
-    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "relu", "he_uniform"), learning_rate=0.0, momentum=0.0)
+    model = models.compile_mlp(models.build_mlp(2, 5, "relu", "he_uniform"), learning_rate=0.0, momentum=0.0)
     model.optimizer.learning_rate.assign(0.0)  # Frozen weights: every step's gradient is known in advance.
     logger = grad_logging.GradientNormLogger(tmp_path)
     history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[logger]).history
@@ -126,7 +126,7 @@ def test_per_step_norms_reach_tensorboard(tmp_path):
 
     (x, y), _ = data.load_circles(num_samples=128)  # 64 training points, 4 batches
     keras.utils.set_random_seed(6)
-    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform"))
+    model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform"))
     logger = grad_logging.GradientNormLogger(tmp_path, per_step=True)
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger]).history
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"scalars": 0}).Reload()
@@ -140,7 +140,7 @@ def test_per_step_norms_reach_tensorboard(tmp_path):
 
 def test_a_replacing_tracker_wraps_the_optimizer_once():
     (x, y), _ = data.load_circles(num_samples=64)
-    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
+    model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
     first = grad_logging.GradientNormTracker(model, capacity=8)
     second = grad_logging.GradientNormTracker(model, capacity=64)
     assert second.original_apply == first.original_apply
@@ -157,10 +157,10 @@ def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
 
     (x, y), _ = data.load_circles(num_samples=64)
     keras.utils.set_random_seed(7)
-    model = mlp.compile_mlp(mlp.build_mlp(3, 5, "tanh", "glorot_uniform", seed=7), learning_rate=0.0, momentum=0.0)
+    model = models.compile_mlp(models.build_mlp(3, 5, "tanh", "glorot_uniform", seed=7), learning_rate=0.0, momentum=0.0)
     expected, grads = tape_layer_norms(model, x, y)  # Frozen weights, one full batch: every epoch alike.
     logger = grad_logging.GradientNormLogger(tmp_path, max_steps_per_epoch=1)
-    history = fast_fit.fit_whole_epochs(model, x, y, epochs=3, batch_size=len(x), callbacks=[logger]).history
+    history = fast_training.fit_whole_epochs(model, x, y, epochs=3, batch_size=len(x), callbacks=[logger]).history
     keys = grad_logging.layer_keys(model)
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for epoch in range(3):
@@ -177,9 +177,9 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
 
     (x, y), _ = data.load_circles(num_samples=100)  # 50 training points: 3 batches of 16 and one of 2.
     keras.utils.set_random_seed(8)
-    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=8), learning_rate=0.0, momentum=0.0)
+    model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=8), learning_rate=0.0, momentum=0.0)
     logger = grad_logging.GradientNormLogger(tmp_path, per_step=True, max_steps_per_epoch=5)  # Not a multiple of 4.
-    history = fast_fit.fit_whole_epochs(model, x, y, epochs=2, batch_size=16, callbacks=[logger], seed=3).history
+    history = fast_training.fit_whole_epochs(model, x, y, epochs=2, batch_size=16, callbacks=[logger], seed=3).history
     keys = grad_logging.layer_keys(model)
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"scalars": 0, "histograms": 0}).Reload()
     seed_generator = keras.random.SeedGenerator(3)  # fast_fit's shuffle, replayed: which points each step saw.
@@ -200,7 +200,7 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
 
 def test_more_steps_than_the_ring_holds_is_an_error_not_a_wrong_number():
     (x, y), _ = data.load_circles(num_samples=128)  # 64 training points: 4 batches of 16.
-    model = mlp.compile_mlp(mlp.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
+    model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
     tracker = grad_logging.GradientNormTracker(model, capacity=2)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     steps, rows = tracker.unread_steps()
@@ -208,4 +208,4 @@ def test_more_steps_than_the_ring_holds_is_an_error_not_a_wrong_number():
     # fast_fit shows Keras one step per epoch, so only the epoch's end can tell.
     logger = grad_logging.GradientNormLogger(max_steps_per_epoch=2)
     with pytest.raises(RuntimeError, match="4 optimizer steps in one epoch, more than the capacity 2"):
-        fast_fit.fit_whole_epochs(model, x, y, epochs=1, batch_size=16, callbacks=[logger])
+        fast_training.fit_whole_epochs(model, x, y, epochs=1, batch_size=16, callbacks=[logger])

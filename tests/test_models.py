@@ -4,14 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-import experiment
-import mlp
+from gradient_lab import experiment
+from gradient_lab import models
 
 
 def build(name):
     config = experiment.config_for(name)
     keras.utils.set_random_seed(0)
-    return mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+    return models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
                          config.output_initializer)
 
 
@@ -56,6 +56,6 @@ def test_relu_model_uses_he_uniform_and_default_output():
 
 def test_unknown_names_are_rejected():
     with pytest.raises(ValueError, match="unknown activation"):
-        mlp.build_mlp(2, 5, "tanhh", "uniform_0_1")
+        models.build_mlp(2, 5, "tanhh", "uniform_0_1")
     with pytest.raises(ValueError, match="unknown initializer"):
-        mlp.get_initializer("he_uniformm")
+        models.get_initializer("he_uniformm")

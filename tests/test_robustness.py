@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import experiment
+from gradient_lab import experiment
 from conftest import ROOT, run_script
 
 

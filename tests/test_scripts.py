@@ -101,7 +101,7 @@ def test_tensorboard_scalars_and_histograms(relu_run):
 
 
 def test_runs_never_overwrite_each_other(tmp_path):
-    import experiment
+    from gradient_lab import experiment
 
     config = experiment.config_for("shallow_tanh", epochs=1, diagnostics=False)
     for _ in range(2):

@@ -2,7 +2,7 @@
 
 import pytest
 
-import experiment
+from gradient_lab import experiment
 
 
 @pytest.mark.slow

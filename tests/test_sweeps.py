@@ -6,26 +6,26 @@ import json
 import pandas as pd
 import pytest
 
-import experiment
-import summaries
-import sweep
+from gradient_lab import experiment
+from gradient_lab import seed_statistics
+from gradient_lab import sweeps
 from conftest import run_script
 
 
 def tiny_runs(seeds=(0, 1)):
-    return [sweep.Run(f"deep_relu-seed{seed}", experiment.config_for("deep_relu", seed=seed, epochs=2,
+    return [sweeps.Run(f"deep_relu-seed{seed}", experiment.config_for("deep_relu", seed=seed, epochs=2,
                                                                      histogram_freq=0)) for seed in seeds]
 
 
 def test_finished_runs_are_skipped_and_partial_ones_redone(tmp_path):
-    results = sweep.run_sweep(tiny_runs(), tmp_path, jobs=2, progress=False)
+    results = sweeps.run_sweep(tiny_runs(), tmp_path, jobs=2, progress=False)
     assert [result["run_name"] for result in results] == ["deep_relu-seed0", "deep_relu-seed1"]
     finished = tmp_path / "deep_relu-seed0" / "result.json"
     before = finished.stat().st_mtime_ns
     # An interrupted run: a directory without a result, plus a stray file inside it.
     (tmp_path / "deep_relu-seed1" / "result.json").unlink()
     (tmp_path / "deep_relu-seed1" / "stray.txt").write_text("left over")
-    again = sweep.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
+    again = sweeps.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
     assert finished.stat().st_mtime_ns == before  # Not retrained.
     assert again[0] == results[0]
     assert again[1]["status"] == "completed" and again[1]["history"] == results[1]["history"]  # Same seed, same run.
@@ -33,15 +33,15 @@ def test_finished_runs_are_skipped_and_partial_ones_redone(tmp_path):
 
 
 def test_a_saved_run_with_another_config_is_trained_again(tmp_path):
-    sweep.run_sweep(tiny_runs((0,)), tmp_path, jobs=1, progress=False)
-    longer = [sweep.Run(run.name, dataclasses.replace(run.config, epochs=3)) for run in tiny_runs((0,))]
-    result = sweep.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]
+    sweeps.run_sweep(tiny_runs((0,)), tmp_path, jobs=1, progress=False)
+    longer = [sweeps.Run(run.name, dataclasses.replace(run.config, epochs=3)) for run in tiny_runs((0,))]
+    result = sweeps.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]
     assert result["epochs_completed"] == 3
 
 
 def test_empty_grid_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        sweep.run_sweep([], tmp_path)
+        sweeps.run_sweep([], tmp_path)
     assert exit_info.value.code == 2
 
 
@@ -49,16 +49,16 @@ def test_sweep_on_a_local_dask_cluster(tmp_path):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        results = sweep.run_sweep(tiny_runs(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
+        results = sweeps.run_sweep(tiny_runs(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
     assert [result["status"] for result in results] == ["completed", "completed"]
-    local = sweep.train_one(tiny_runs()[:1][0], tmp_path / "local")
+    local = sweeps.train_one(tiny_runs()[:1][0], tmp_path / "local")
     assert results[0]["history"] == local["history"]  # Same seed on a Dask worker or here: same numbers.
 
 
 def test_every_run_is_in_the_hparams_dashboard(tmp_path):
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
-    sweep.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
+    sweeps.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
     multiplexer = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(tmp_path))
     multiplexer.Reload()
     hparams_runs = multiplexer.PluginRunToTagToContent("hparams")
@@ -67,7 +67,7 @@ def test_every_run_is_in_the_hparams_dashboard(tmp_path):
 
 
 def test_accuracy_summary_reference_values():
-    summary = summaries.accuracy_summary([0.5, 0.8, 0.9, 0.7])
+    summary = seed_statistics.accuracy_summary([0.5, 0.8, 0.9, 0.7])
     assert summary["mean"] == pytest.approx(0.725)
     assert summary["std"] == pytest.approx(0.170782512765993)
     # t(0.975, 3) = 3.182446305284263; half width = t * std / sqrt(n).

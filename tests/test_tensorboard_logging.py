@@ -3,14 +3,14 @@
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import tensorboard_logging
+from gradient_lab import tensorboard_events
 
 
 def test_histograms_match_numpy():
     rng = np.random.default_rng(0)
     arrays = [rng.normal(size=10), np.array([2.0, 2.0]), np.array([np.nan, 1.0, 3.0]), np.array([np.inf]),
               rng.normal(size=(5, 5))]
-    protos = tensorboard_logging.histogram_protos(arrays)
+    protos = tensorboard_events.histogram_protos(arrays)
     for array, proto in zip(arrays, protos):
         finite = np.ravel(array)[np.isfinite(np.ravel(array))]
         if not finite.size:
@@ -27,7 +27,7 @@ def test_histograms_match_numpy():
 
 
 def test_events_read_back(tmp_path):
-    writer = tensorboard_logging.EventWriter(tmp_path, flush_every=2)
+    writer = tensorboard_events.EventWriter(tmp_path, flush_every=2)
     for step in range(5):
         writer.write(step, {"loss": 1.0 / (step + 1)}, {"weights": np.arange(step + 2.0)})
     writer.close()

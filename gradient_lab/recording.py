@@ -5,7 +5,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-import cli
+from gradient_lab import cli
 
 RESULT_FILE = "result.json"
 

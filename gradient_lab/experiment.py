@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cli
+from gradient_lab import cli
 import data
-import results
+from gradient_lab import recording
 
 # The three models of the reference experiment. Flags override any field.
 MODELS = {
@@ -95,19 +95,19 @@ def add_experiment_flags(parser):
     add("--overwrite", action="store_true", help="replace an existing run of the same name")
 
 
-def configs_from_args(args, models):
+def configs_from_args(args, model_names):
     """Builds one validated `Config` per model name from parsed flags; exits 2 on bad values."""
     overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(Config)
                  if field.name != "model" and getattr(args, field.name, None) is not None}
-    configs = [config_for(model, **overrides) for model in models]
+    configs = [config_for(model, **overrides) for model in model_names]
     cli.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
-    import mlp
+    from gradient_lab import models
 
     for config in configs:
         try:
-            mlp.check_activation(config.activation)
-            mlp.get_initializer(config.initializer)
-            mlp.get_initializer(config.output_initializer)
+            models.check_activation(config.activation)
+            models.get_initializer(config.initializer)
+            models.get_initializer(config.output_initializer)
         except ValueError as error:
             cli.fail(str(error))
     return configs
@@ -144,9 +144,9 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     cli.start_tensorflow()
     import keras
 
-    import diagnostics
-    import fast_fit
-    import mlp
+    from gradient_lab import diagnostics
+    from gradient_lab import fast_training
+    from gradient_lab import models
 
     run_dir = new_run_dir(log_dir, run_name or config.model, overwrite)
     history = keras.callbacks.History()  # Our own, so it exists even if Ctrl-C comes early.
@@ -155,14 +155,14 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     try:
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), (x_test, y_test) = data.load_circles(config.num_samples, config.noise, config.data_seed)
-        model = mlp.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+        model = models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
                               config.output_initializer, seed=config.seed)
-        mlp.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
+        models.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
         if config.diagnostics:
             init_diagnostics = diagnostics.backward_signal_at_init(model, x_train, y_train)
         callbacks, snapshots = _callbacks(config, run_dir, x_train, history)
         try:
-            fast_fit.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+            fast_training.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
                                       validation_data=(x_test, y_test), callbacks=callbacks, seed=config.seed)
         finally:
             for callback in callbacks:  # Flush what was logged, even after Ctrl-C.
@@ -181,7 +181,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     if config.diagnostics:
         result["init_diagnostics"] = init_diagnostics
         result["verdict"] = diagnostics.verdict(result) if result["epochs_completed"] else []
-    results.save_result(run_dir, result)
+    recording.save_result(run_dir, result)
     _write_hparams(config, run_dir, result)
     if result["epochs_completed"] and figure_dir is not None:
         _save_figures(config, result, snapshots, (x_test, y_test), Path(figure_dir) / run_dir.name)
@@ -192,9 +192,9 @@ def _callbacks(config, run_dir, x_train, history):
     """The run's callbacks, and the decision-boundary snapshots (or None)."""
     import keras
 
-    import diagnostics
+    from gradient_lab import diagnostics
     import grad_logging
-    import tensorboard_logging
+    from gradient_lab import tensorboard_events
 
     callbacks, snapshots = [keras.callbacks.TerminateOnNaN()], None
     if config.grad_logging:
@@ -207,7 +207,7 @@ def _callbacks(config, run_dir, x_train, history):
     if config.weight_logging:
         callbacks.append(diagnostics.WeightNormLogger())
     # Last, so that they see every key the callbacks before them added to the logs.
-    callbacks += [tensorboard_logging.EpochMetricsLogger(run_dir), history]
+    callbacks += [tensorboard_events.EpochMetricsLogger(run_dir), history]
     return callbacks, snapshots
 
 
@@ -226,21 +226,21 @@ def _result(config, run_dir, model, history, status, wall_time):
         "layer_keys": grad_logging.layer_keys(model) if config.grad_logging and model is not None else [],
         "epochs_completed": len(history.get("loss", [])),
         "wall_time_seconds": wall_time,
-        "versions": results.library_versions(),
+        "versions": recording.library_versions(),
         "history": history,
     }
 
 
 def _write_hparams(config, run_dir, result):
-    import tensorboard_logging
+    from gradient_lab import tensorboard_events
 
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
     final_metrics = {name: result[name] for name in FINAL_METRICS if name in result}
-    tensorboard_logging.write_hparams(run_dir, hparams, final_metrics)
+    tensorboard_events.write_hparams(run_dir, hparams, final_metrics)
 
 
 def _save_figures(config, result, snapshots, test_data, prefix):
-    import plots
+    from gradient_lab import plots
 
     plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
     if config.grad_logging:
@@ -268,18 +268,18 @@ def summary_line(result):
     return f"{name:<13s} Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}  ({seconds:.1f} s)"
 
 
-def run_models(args, models):
+def run_models(args, model_names):
     """Runs each model with the flags in `args`, printing one line per model.
 
     Returns:
         The exit status: 0 when every run completed, 1 after a NaN loss, 130 on Ctrl-C.
     """
     if args.run_name is not None:
-        if len(models) > 1:
+        if len(model_names) > 1:
             cli.fail("--run-name names one run; pick one model (or use --log-dir to keep runs apart)")
         if Path(args.run_name).name != args.run_name or args.run_name in ("", ".", ".."):
             cli.fail(f"--run-name must be a plain directory name, got {args.run_name!r}")
-    configs = configs_from_args(args, models)
+    configs = configs_from_args(args, model_names)
     cli.writable_dir(args.log_dir)
     cli.writable_dir(args.figure_dir)
     exit_status = 0

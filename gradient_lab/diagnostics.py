@@ -15,7 +15,7 @@ Thresholds (what the words in the verdict mean):
 - a layer is "mostly saturated" or "mostly dead" above 50% (`MOSTLY`);
 - updates are too small to move the weights when the median update-to-weight ratio
   lr * ||gradient|| / ||W|| is below 1e-4 (`SMALL_UPDATES`); 1e-3 is the usual rule of thumb;
-- a run learned when its test accuracy reaches 0.75 (`summaries.SUCCESS_ACCURACY`).
+- a run learned when its test accuracy reaches 0.75 (`seed_statistics.SUCCESS_ACCURACY`).
 
 The update-to-weight ratio follows its usual definition, lr * ||gradient|| / ||W||: with
 SGD momentum m the step actually taken is up to 1 / (1 - m) times larger (10x at 0.9),
@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import grad_logging
-from summaries import SUCCESS_ACCURACY
+from gradient_lab.seed_statistics import SUCCESS_ACCURACY
 
 TANH_SATURATION = 0.97
 SIGMOID_SATURATION = 0.03  # Saturated below this or above 1 minus this.

@@ -68,7 +68,7 @@ def summary_table(results, group_by):
 
 def save_table(table, path_without_suffix):
     """Writes `table` as `<path>.csv` and `<path>.md`; returns both paths."""
-    import cli
+    from gradient_lab import cli
 
     csv_path = cli.atomic_write_text(f"{path_without_suffix}.csv", table.to_csv(index=False))
     markdown_path = cli.atomic_write_text(f"{path_without_suffix}.md", table.to_markdown(index=False, floatfmt=".3f"))

@@ -20,9 +20,9 @@ from pathlib import Path
 import joblib
 from tqdm import tqdm
 
-import cli
-import experiment
-import results
+from gradient_lab import cli
+from gradient_lab import experiment
+from gradient_lab import recording
 
 
 def add_sweep_flags(parser, log_dir):
@@ -53,7 +53,7 @@ class Run:
 
 def load_completed(run_dir, config):
     """Returns the run's saved result if it completed with exactly `config`, else None."""
-    path = Path(run_dir) / results.RESULT_FILE
+    path = Path(run_dir) / recording.RESULT_FILE
     if not path.exists():
         return None
     result = json.loads(path.read_text())
