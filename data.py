@@ -51,12 +51,24 @@ def class_balance(y):
 def add_data_flags(parser):
     """Adds the dataset flags of `DataConfig` to an argparse parser."""
     defaults = DataConfig()
-    parser.add_argument("--num-samples", type=cli.positive_int(minimum=4), default=defaults.num_samples,
-                        help="total number of points (default: %(default)s)")
-    parser.add_argument("--noise", type=cli.non_negative_float, default=defaults.noise,
-                        help="noise standard deviation (default: %(default)s)")
-    parser.add_argument("--data-seed", type=cli.non_negative_int, default=defaults.data_seed,
-                        help="random_state of make_circles (default: %(default)s)")
+    parser.add_argument(
+        "--num-samples",
+        type=cli.positive_int(minimum=4),
+        default=defaults.num_samples,
+        help="total number of points (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--noise",
+        type=cli.non_negative_float,
+        default=defaults.noise,
+        help="noise standard deviation (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data-seed",
+        type=cli.non_negative_int,
+        default=defaults.data_seed,
+        help="random_state of make_circles (default: %(default)s)",
+    )
 
 
 def main(argv=None):

@@ -71,8 +71,10 @@ def flat_positions(variables):
     the variables, or of their gradients) in a single op.
     """
     sizes = [int(np.prod(variable.shape)) for variable in variables]
-    return [np.arange(end - size, end).reshape(variable.shape)
-            for variable, size, end in zip(variables, sizes, np.cumsum(sizes))]
+    return [
+        np.arange(end - size, end).reshape(variable.shape)
+        for variable, size, end in zip(variables, sizes, np.cumsum(sizes))
+    ]
 
 
 def layer_sizes(layers):
@@ -162,8 +164,13 @@ class GradientNormTracker:
         # gradients into one vector and store it (or its squared sum per variable).
         by_path = {variable.path: grad for grad, variable in zip(grads, variables) if grad is not None}
         # A variable the loss does not depend on has no gradient: count it as zero.
-        flat = tf.dynamic_stitch(self._flat_positions, [by_path[variable.path] if variable.path in by_path
-                                                         else tf.zeros_like(variable) for variable in self._variables])
+        flat = tf.dynamic_stitch(
+            self._flat_positions,
+            [
+                by_path[variable.path] if variable.path in by_path else tf.zeros_like(variable)
+                for variable in self._variables
+            ],
+        )
         epoch = self._epoch_rows()
         if epoch is not None:
             row = epoch.batch
@@ -192,7 +199,7 @@ class GradientNormTracker:
         epoch = self._epoch_rows()
         if epoch is not None:  # This epoch call's steps, in rows 0, 1, ... (see `_record`).
             self._steps_read.assign(iterations)
-            return tf.constant(epoch.num_batches, iterations.dtype), self._ring[:epoch.num_batches]
+            return tf.constant(epoch.num_batches, iterations.dtype), self._ring[: epoch.num_batches]
         steps = iterations - self._steps_read
         first = tf.maximum(self._steps_read, iterations - self.capacity)
         rows = tf.math.floormod(tf.range(first, iterations), self.capacity)
@@ -284,18 +291,20 @@ class GradientNormLogger(keras.callbacks.Callback):
         epoch_vector = np.asarray(statistics["_gradient_epoch"])
         steps = int(epoch_vector[0])
         if steps > self.tracker.capacity:
-            raise RuntimeError(f"{steps} optimizer steps in one epoch, more than the capacity "
-                               f"{self.tracker.capacity}; pass a larger max_steps_per_epoch")
+            raise RuntimeError(
+                f"{steps} optimizer steps in one epoch, more than the capacity "
+                f"{self.tracker.capacity}; pass a larger max_steps_per_epoch"
+            )
         if not steps:
             return
         num_statistics = len(self._history_keys)
-        scalars = dict(zip(self._history_keys, epoch_vector[1:1 + num_statistics].tolist()))
+        scalars = dict(zip(self._history_keys, epoch_vector[1 : 1 + num_statistics].tolist()))
         logs.update(scalars)
         if self.writer is None:
             return
         histograms = {}
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            gradients = epoch_vector[1 + num_statistics:]
+            gradients = epoch_vector[1 + num_statistics :]
             histograms = {tag: gradients[part] for tag, part in zip(self._histogram_tags, self.tracker.layer_slices)}
         self.writer.write(epoch, scalars, histograms)
         if self.per_step:

@@ -17,8 +17,12 @@ MODEL_CHOICES = {"shallow": ["shallow_tanh"], "deep": ["deep_tanh"], "both": ["s
 
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(MODEL_CHOICES), default="both",
-                        help="which tanh model to train (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        choices=sorted(MODEL_CHOICES),
+        default="both",
+        help="which tanh model to train (default: %(default)s)",
+    )
     experiment.add_experiment_flags(parser)
     args = parser.parse_args(argv)
     return experiment.run_models(args, MODEL_CHOICES[args.model])

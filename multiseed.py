@@ -26,12 +26,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sweeps.check_output_dirs(args)
 
-    runs = [sweeps.Run(f"{model}-seed{seed}", experiment.config_for(model, seed=seed, epochs=args.epochs,
-                                                                  histogram_freq=0))
-            for model in MODELS for seed in range(args.seeds)]
+    runs = [
+        sweeps.Run(f"{model}-seed{seed}", experiment.config_for(model, seed=seed, epochs=args.epochs, histogram_freq=0))
+        for model in MODELS
+        for seed in range(args.seeds)
+    ]
     run_results = sweeps.run_sweep(runs, args.log_dir, args.jobs, args.scheduler, args.progress)
 
-    seed_statistics.report(run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed")
+    seed_statistics.report(
+        run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed"
+    )
 
     from gradient_lab import plots
 

@@ -42,9 +42,17 @@ CONFIGURATIONS = {
 def cell_config(configuration, depth, seed, epochs, **overrides):
     """Returns the `Config` of one grid cell."""
     activation, initializer, output_initializer = CONFIGURATIONS[configuration]
-    return experiment.Config(model=configuration, num_hidden_layers=depth, activation=activation,
-                             initializer=initializer, output_initializer=output_initializer, seed=seed,
-                             epochs=epochs, histogram_freq=0, **overrides)
+    return experiment.Config(
+        model=configuration,
+        num_hidden_layers=depth,
+        activation=activation,
+        initializer=initializer,
+        output_initializer=output_initializer,
+        seed=seed,
+        epochs=epochs,
+        histogram_freq=0,
+        **overrides,
+    )
 
 
 @dataclass
@@ -73,14 +81,32 @@ class Study:
 
 STUDIES = {
     "depth": Study("depth", ("tanh_uniform01", "tanh_glorot", "relu_he"), (1, 2, 3, 5, 7, 10, 15, 20), 5),
-    "width": Study("width", ("tanh_uniform01", "relu_he"), (1, 3, 5, 10, 15, 20), 3,
-                   {"width": {"width5": {"width": 5}, "width25": {"width": 25}}}),
-    "optimizer": Study("optimizer", ("tanh_uniform01", "relu_he"), (5,), 10,
-                       {"optimizer": {"sgd": {"optimizer": "sgd", "learning_rate": 0.01},
-                                      "adam": {"optimizer": "adam", "learning_rate": 0.001}}}),
+    "width": Study(
+        "width",
+        ("tanh_uniform01", "relu_he"),
+        (1, 3, 5, 10, 15, 20),
+        3,
+        {"width": {"width5": {"width": 5}, "width25": {"width": 25}}},
+    ),
+    "optimizer": Study(
+        "optimizer",
+        ("tanh_uniform01", "relu_he"),
+        (5,),
+        10,
+        {
+            "optimizer": {
+                "sgd": {"optimizer": "sgd", "learning_rate": 0.01},
+                "adam": {"optimizer": "adam", "learning_rate": 0.001},
+            }
+        },
+    ),
     "weights": Study("weights", ("tanh_uniform01", "relu_he"), (5,), 3, {"weights": {"": {"weight_logging": True}}}),
-    "activations": Study("activations", ("sigmoid_glorot", "tanh_glorot", "relu_he", "leaky_relu_he", "elu_he",
-                                         "selu_lecun", "gelu_he", "swish_he"), (5, 15), 5),
+    "activations": Study(
+        "activations",
+        ("sigmoid_glorot", "tanh_glorot", "relu_he", "leaky_relu_he", "elu_he", "selu_lecun", "gelu_he", "swish_he"),
+        (5, 15),
+        5,
+    ),
 }
 
 

@@ -61,11 +61,23 @@ def train_port(config, data):
 
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
-    model = models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                          config.output_initializer, seed=config.seed)
+    model = models.build_mlp(
+        config.num_hidden_layers,
+        config.width,
+        config.activation,
+        config.initializer,
+        config.output_initializer,
+        seed=config.seed,
+    )
     models.compile_mlp(model, config.learning_rate, config.momentum)
-    history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
-                        batch_size=config.batch_size, verbose=0)
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_test, y_test),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        verbose=0,
+    )
     return history.history["val_accuracy"][-1]
 
 
@@ -95,24 +107,39 @@ def compare_accuracy_spread(models, seeds, epochs, jobs):
 
     cells = [(variant, model, seed) for model in models for variant in (PORT, OURS) for seed in range(seeds)]
     accuracies = joblib.Parallel(n_jobs=jobs)(
-        joblib.delayed(final_test_accuracy)(variant, model, seed, epochs) for variant, model, seed in cells)
+        joblib.delayed(final_test_accuracy)(variant, model, seed, epochs) for variant, model, seed in cells
+    )
     print(f"\nfinal test accuracy over seeds 0..{seeds - 1} ({epochs} epochs)")
     print(f"{'model':<13s} {'variant':<28s} {'mean':>6s} {'std':>6s} {'min':>6s} {'max':>6s} {'success':>8s}")
     for model in models:
         for variant in (PORT, OURS):
             values = [accuracy for (v, m, _), accuracy in zip(cells, accuracies) if (v, m) == (variant, model)]
             summary = seed_statistics.accuracy_summary(values)
-            print(f"{model:<13s} {variant:<28s} {summary['mean']:6.3f} {summary['std']:6.3f} {min(values):6.3f} "
-                  f"{max(values):6.3f} {summary['success_rate']:7.0%}")
+            print(
+                f"{model:<13s} {variant:<28s} {summary['mean']:6.3f} {summary['std']:6.3f} {min(values):6.3f} "
+                f"{max(values):6.3f} {summary['success_rate']:7.0%}"
+            )
 
 
 def time_script(epochs):
     """Seconds from `python mlp_relu_deep.py` starting to its result line, imports included."""
     with tempfile.TemporaryDirectory() as workdir:
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, str(ROOT / "mlp_relu_deep.py"), "--epochs", str(epochs),
-                                    "--log-dir", f"{workdir}/logs", "--figure-dir", f"{workdir}/figures"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "mlp_relu_deep.py"),
+                "--epochs",
+                str(epochs),
+                "--log-dir",
+                f"{workdir}/logs",
+                "--figure-dir",
+                f"{workdir}/figures",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         for line in process.stdout:
             if line.startswith("deep_relu"):
                 seconds = time.perf_counter() - start
@@ -154,27 +181,44 @@ def paired_overhead(slower, faster):
     ratios = np.array(slower) / np.array(faster)
     if len(ratios) < 3:
         return float(np.median(ratios)) - 1, "n/a (fewer than 3 rounds)"
-    interval = stats.bootstrap((ratios,), np.median, confidence_level=0.95, method="percentile",
-                               random_state=0).confidence_interval
+    interval = stats.bootstrap(
+        (ratios,), np.median, confidence_level=0.95, method="percentile", random_state=0
+    ).confidence_interval
     return float(np.median(ratios)) - 1, f"{interval.low - 1:.1%} to {interval.high - 1:.1%}"
 
 
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(experiment.MODELS) + ["all"], default="deep_tanh",
-                        help="model to benchmark (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        choices=sorted(experiment.MODELS) + ["all"],
+        default="deep_tanh",
+        help="model to benchmark (default: %(default)s)",
+    )
     parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
-    parser.add_argument("--repeats", type=cli.positive_int(), default=3,
-                        help="timed runs of the port (default: %(default)s)")
-    parser.add_argument("--ours-repeats", type=cli.positive_int(), default=20,
-                        help="timed runs of each of our variants; they are short, and more runs steady the "
-                             "overhead ratios on a noisy machine (default: %(default)s)")
+    parser.add_argument(
+        "--repeats", type=cli.positive_int(), default=3, help="timed runs of the port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ours-repeats",
+        type=cli.positive_int(),
+        default=20,
+        help="timed runs of each of our variants; they are short, and more runs steady the "
+        "overhead ratios on a noisy machine (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="default: %(default)s")
     parser.add_argument("--script", action="store_true", help="also time `python mlp_relu_deep.py` end to end")
-    parser.add_argument("--accuracy-seeds", type=cli.positive_int(),
-                        help="instead of timing, compare test accuracy over this many seeds, port against ours")
-    parser.add_argument("--jobs", type=cli.positive_int(), default=2,
-                        help="worker processes for --accuracy-seeds (default: %(default)s)")
+    parser.add_argument(
+        "--accuracy-seeds",
+        type=cli.positive_int(),
+        help="instead of timing, compare test accuracy over this many seeds, port against ours",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=cli.positive_int(),
+        default=2,
+        help="worker processes for --accuracy-seeds (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     import data
@@ -200,27 +244,38 @@ def main(argv=None):
             times, accuracies = time_interleaved(variants, args.repeats, args.ours_repeats)
             fastest = {name: min(seconds) for name, seconds in times.items()}
             median = {name: statistics.median(seconds) for name, seconds in times.items()}
-            print(f"\n{model}, {args.epochs} epochs, seed {args.seed}, port x {args.repeats}, "
-                  f"each of ours x {args.ours_repeats}, interleaved")
-            print(f"{'variant':<38s} {'min s':>7s} {'median s':>9s} {'speedup (min)':>14s} {'(median)':>9s} "
-                  f"{'test acc':>9s}")
+            print(
+                f"\n{model}, {args.epochs} epochs, seed {args.seed}, port x {args.repeats}, "
+                f"each of ours x {args.ours_repeats}, interleaved"
+            )
+            print(
+                f"{'variant':<38s} {'min s':>7s} {'median s':>9s} {'speedup (min)':>14s} {'(median)':>9s} "
+                f"{'test acc':>9s}"
+            )
             for name in times:
-                print(f"{name:<38s} {fastest[name]:7.2f} {median[name]:9.2f} {fastest[PORT] / fastest[name]:13.1f}x "
-                      f"{median[PORT] / median[name]:8.1f}x {accuracies[name]:9.3f}")
+                print(
+                    f"{name:<38s} {fastest[name]:7.2f} {median[name]:9.2f} {fastest[PORT] / fastest[name]:13.1f}x "
+                    f"{median[PORT] / median[name]:8.1f}x {accuracies[name]:9.3f}"
+                )
             overhead_of = {"grad logging": (NO_DIAGNOSTICS, NO_GRAD_LOGGING), "diagnostics": (OURS, NO_DIAGNOSTICS)}
-            paired = {label: paired_overhead(times[slower], times[faster])
-                      for label, (slower, faster) in overhead_of.items()}
+            paired = {
+                label: paired_overhead(times[slower], times[faster]) for label, (slower, faster) in overhead_of.items()
+            }
             for label, (slower, faster) in overhead_of.items():
                 overhead, interval = paired[label]
-                print(f"{label} overhead: {overhead:.1%} (median of paired runs; 95% CI {interval}), "
-                      f"{fastest[slower] / fastest[faster] - 1:.1%} by min, "
-                      f"{median[slower] / median[faster] - 1:.1%} by median")
+                print(
+                    f"{label} overhead: {overhead:.1%} (median of paired runs; 95% CI {interval}), "
+                    f"{fastest[slower] / fastest[faster] - 1:.1%} by min, "
+                    f"{median[slower] / median[faster] - 1:.1%} by median"
+                )
             speedups.append(median[PORT] / median[OURS])
             overheads.append(paired["grad logging"][0])
             diagnostics_overheads.append(paired["diagnostics"][0])
     if args.script:
-        print(f"\npython mlp_relu_deep.py --epochs {args.epochs}, process start to result line: "
-              f"{time_script(args.epochs):.1f} s")
+        print(
+            f"\npython mlp_relu_deep.py --epochs {args.epochs}, process start to result line: "
+            f"{time_script(args.epochs):.1f} s"
+        )
     print(f"diagnostics overhead: {max(diagnostics_overheads):.0%}")
     print(f"speedup: {min(speedups):.1f}x, grad-logging overhead: {max(overheads):.0%}")
 

@@ -72,15 +72,17 @@ class LayerDiagnostics(keras.callbacks.Callback):
         units = [int(layer.output.shape[-1]) for layer in self.layers]
         layer_of_unit = np.repeat(np.arange(len(units)), units)
         # Multiplying per-unit numbers by this [units, layers] matrix averages them per layer.
-        self._layer_average = tf.constant(np.eye(len(units), dtype=np.float32)[layer_of_unit]
-                                          / np.float32(units)[layer_of_unit, None])
+        self._layer_average = tf.constant(
+            np.eye(len(units), dtype=np.float32)[layer_of_unit] / np.float32(units)[layer_of_unit, None]
+        )
         self._layer_of_unit = tf.constant(layer_of_unit)
         centre = {"tanh": 0.0, "sigmoid": 0.5}
         threshold = {"tanh": TANH_SATURATION, "sigmoid": 0.5 - SIGMOID_SATURATION}
         self._centre = tf.constant([centre.get(self.kinds[layer], 0.0) for layer in layer_of_unit], tf.float32)
         # Saturated when (a - centre)^2 > threshold^2, one op fewer than |a - centre| > threshold.
-        self._squared_threshold = tf.constant([threshold.get(self.kinds[layer], np.inf) ** 2
-                                               for layer in layer_of_unit], tf.float32)
+        self._squared_threshold = tf.constant(
+            [threshold.get(self.kinds[layer], np.inf) ** 2 for layer in layer_of_unit], tf.float32
+        )
         weights = [weight for layer in self.layers for weight in layer.trainable_weights]
         self._weight_positions = grad_logging.flat_positions(weights)
         self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), grad_logging.layer_sizes(self.layers)))
@@ -92,12 +94,18 @@ class LayerDiagnostics(keras.callbacks.Callback):
         unit_mean = tf.reduce_mean(activations, axis=0)
         layer_mean = tf.linalg.matvec(self._layer_average, unit_mean, transpose_a=True)
         squared_deviation = tf.math.squared_difference(activations, tf.gather(layer_mean, self._layer_of_unit))
-        per_unit = tf.stack([tf.reduce_mean(tf.cast(saturated, tf.float32), axis=0),
-                             tf.cast(tf.reduce_max(activations, axis=0) <= 0.0, tf.float32),
-                             unit_mean, tf.reduce_mean(squared_deviation, axis=0)])
+        per_unit = tf.stack(
+            [
+                tf.reduce_mean(tf.cast(saturated, tf.float32), axis=0),
+                tf.cast(tf.reduce_max(activations, axis=0) <= 0.0, tf.float32),
+                unit_mean,
+                tf.reduce_mean(squared_deviation, axis=0),
+            ]
+        )
         saturated, dead, mean, variance = tf.unstack(per_unit @ self._layer_average)
-        weights = tf.dynamic_stitch(self._weight_positions,
-                                    [weight for layer in self.layers for weight in layer.trainable_weights])
+        weights = tf.dynamic_stitch(
+            self._weight_positions, [weight for layer in self.layers for weight in layer.trainable_weights]
+        )
         weight_norm = tf.sqrt(tf.math.segment_sum(tf.square(weights), self._layer_of_weight))
         return {"_layer_statistics": tf.stack([saturated, dead, mean, tf.sqrt(variance), weight_norm], axis=1)}
 
@@ -106,8 +114,9 @@ class LayerDiagnostics(keras.callbacks.Callback):
         table = logs.pop("_layer_statistics", None)
         if table is None:
             table = self._graph_statistics()["_layer_statistics"]
-        for key, kind, (saturated, dead, mean, std, weight_norm) in zip(self.keys, self.kinds,
-                                                                        np.asarray(table).tolist()):
+        for key, kind, (saturated, dead, mean, std, weight_norm) in zip(
+            self.keys, self.kinds, np.asarray(table).tolist()
+        ):
             if kind in ("tanh", "sigmoid"):
                 logs[f"saturation/{key}"] = saturated
             if kind == "relu":
@@ -177,8 +186,9 @@ def backward_signal_at_init(model, x, y):
         loss = keras.losses.BinaryCrossentropy()(tf.reshape(tf.constant(y), [-1, 1]), current)
     # One output unit, and inputs that do not interact: the gradient of the summed output
     # holds each input's own d output / d activations.
-    backward = [float(np.mean(np.linalg.norm(signal.numpy(), axis=1)))
-                for signal in tape.gradient(current, activations)]
+    backward = [
+        float(np.mean(np.linalg.norm(signal.numpy(), axis=1))) for signal in tape.gradient(current, activations)
+    ]
     gradients = tape.gradient(loss, [layer.trainable_weights for layer in layers])
     del tape
     # Elementwise activations: d a / d z is diagonal, and its diagonal f'(z) of every layer
@@ -191,12 +201,17 @@ def backward_signal_at_init(model, x, y):
     for layer, slopes in zip(layers, tape.gradient(outputs, pre_activations)):
         jacobians = slopes.numpy()[:, :, None] * layer.kernel.numpy().T[None]  # [inputs, out, in]
         spectral.append(np.linalg.norm(jacobians, ord=2, axis=(1, 2)))  # One norm per input.
-    measured = [float(np.sqrt(sum(np.sum(g.numpy().astype(np.float64) ** 2) for g in layer_grads)))
-                for layer_grads in gradients]
+    measured = [
+        float(np.sqrt(sum(np.sum(g.numpy().astype(np.float64) ** 2) for g in layer_grads))) for layer_grads in gradients
+    ]
     ones = np.ones(len(x))
-    products = [float(np.mean(np.prod([ones, *spectral[index + 1:]], axis=0))) for index in range(len(layers))]
-    return {"layer_keys": grad_logging.layer_keys(model), "jacobian_product": products,
-            "backward_signal": backward, "gradient_norm": measured}
+    products = [float(np.mean(np.prod([ones, *spectral[index + 1 :]], axis=0))) for index in range(len(layers))]
+    return {
+        "layer_keys": grad_logging.layer_keys(model),
+        "jacobian_product": products,
+        "backward_signal": backward,
+        "gradient_norm": measured,
+    }
 
 
 def _fraction(value):
@@ -230,26 +245,34 @@ def verdict(result):
             share = "no" if ratios[weakest] == 0 else f"{_ratio(ratios[weakest])} of the output layer's"
             sentences.append(f"layer {weakest} receives {share} gradient at epoch 1: vanishing")
         elif ratios[strongest] > EXPLODING_RATIO:
-            sentences.append(f"layer {strongest} receives {_ratio(ratios[strongest])} the output layer's gradient "
-                             f"at epoch 1: exploding")
+            sentences.append(
+                f"layer {strongest} receives {_ratio(ratios[strongest])} the output layer's gradient "
+                f"at epoch 1: exploding"
+            )
         elif len(ratios) == 1:
-            sentences.append(f"the hidden layer receives {_ratio(ratios[weakest])} the output layer's gradient "
-                             f"at epoch 1: healthy flow")
+            sentences.append(
+                f"the hidden layer receives {_ratio(ratios[weakest])} the output layer's gradient "
+                f"at epoch 1: healthy flow"
+            )
         else:
-            sentences.append(f"every hidden layer receives between {_ratio(ratios[weakest])} and "
-                             f"{_ratio(ratios[strongest])} the output layer's gradient at epoch 1: healthy flow")
+            sentences.append(
+                f"every hidden layer receives between {_ratio(ratios[weakest])} and "
+                f"{_ratio(ratios[strongest])} the output layer's gradient at epoch 1: healthy flow"
+            )
     for group, description in (("saturation", "tanh/sigmoid outputs"), ("dead_units", "ReLU units")):
         values = {key: history[f"{group}/{key}"][-1] for key in keys[:-1] if f"{group}/{key}" in history}
         if values:
             worst = max(values, key=values.get)
             if values[worst] > MOSTLY:
                 word = "saturated" if group == "saturation" else "dead"
-                sentences.append(f"{_fraction(values[worst])} of the {description} in layer {worst} are {word} "
-                                 f"at the end")
+                sentences.append(
+                    f"{_fraction(values[worst])} of the {description} in layer {worst} are {word} at the end"
+                )
     update_ratios = [history[f"update_ratio/{key}"][-1] for key in keys if f"update_ratio/{key}" in history]
     if update_ratios and np.median(update_ratios) < SMALL_UPDATES:
-        sentences.append(f"median update-to-weight ratio {np.median(update_ratios):.0e}: updates too small "
-                         f"to move the weights")
+        sentences.append(
+            f"median update-to-weight ratio {np.median(update_ratios):.0e}: updates too small to move the weights"
+        )
     accuracy = result.get("test_accuracy")
     if accuracy is not None:
         outcome = "learned" if accuracy >= SUCCESS_ACCURACY else "did not learn"
@@ -273,5 +296,6 @@ class WeightNormLogger(keras.callbacks.Callback):
         for key, layer, initial in zip(self.keys, self.layers, self.initial):
             current = [weight.numpy() for weight in layer.trainable_weights]
             logs[f"weight_l1/{key}"] = float(sum(np.abs(weight).sum() for weight in current))
-            logs[f"weight_change_l1/{key}"] = float(sum(np.abs(now - start).sum()
-                                                        for now, start in zip(current, initial)))
+            logs[f"weight_change_l1/{key}"] = float(
+                sum(np.abs(now - start).sum() for now, start in zip(current, initial))
+            )

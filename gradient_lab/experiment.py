@@ -17,14 +17,17 @@ from gradient_lab import recording
 
 # The three models of the reference experiment. Flags override any field.
 MODELS = {
-    "shallow_tanh": dict(num_hidden_layers=1, activation="tanh", initializer="uniform_0_1",
-                         output_initializer="uniform_0_1"),
-    "deep_tanh": dict(num_hidden_layers=5, activation="tanh", initializer="uniform_0_1",
-                      output_initializer="uniform_0_1"),
+    "shallow_tanh": dict(
+        num_hidden_layers=1, activation="tanh", initializer="uniform_0_1", output_initializer="uniform_0_1"
+    ),
+    "deep_tanh": dict(
+        num_hidden_layers=5, activation="tanh", initializer="uniform_0_1", output_initializer="uniform_0_1"
+    ),
     # He initialisation keeps ReLU activations' variance constant from layer to layer;
     # the output layer keeps the Keras default, as in the reference.
-    "deep_relu": dict(num_hidden_layers=5, activation="relu", initializer="he_uniform",
-                      output_initializer="glorot_uniform"),
+    "deep_relu": dict(
+        num_hidden_layers=5, activation="relu", initializer="he_uniform", output_initializer="glorot_uniform"
+    ),
 }
 
 
@@ -55,8 +58,18 @@ class Config:
 
 
 # What TensorBoard's HParams dashboard shows of every run, to filter and compare sweeps.
-HPARAMS = ("model", "num_hidden_layers", "width", "activation", "initializer", "optimizer", "learning_rate",
-           "batch_size", "epochs", "seed")
+HPARAMS = (
+    "model",
+    "num_hidden_layers",
+    "width",
+    "activation",
+    "initializer",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "seed",
+)
 FINAL_METRICS = ("train_accuracy", "test_accuracy")
 
 
@@ -76,18 +89,27 @@ def add_experiment_flags(parser):
     add("--optimizer", choices=["sgd", "adam"], default=defaults.optimizer, help="default: %(default)s")
     add("--seed", type=cli.non_negative_int, default=defaults.seed, help="default: %(default)s")
     add("--depth", dest="num_hidden_layers", type=cli.positive_int(), help="hidden layers (default: the model's)")
-    add("--width", type=cli.positive_int(), default=defaults.width,
-        help="units per hidden layer (default: %(default)s)")
+    add(
+        "--width", type=cli.positive_int(), default=defaults.width, help="units per hidden layer (default: %(default)s)"
+    )
     add("--activation", help="hidden activation, e.g. tanh, relu (default: the model's)")
     add("--initializer", help="hidden kernel initializer, e.g. uniform_0_1, he_uniform (default: the model's)")
     add("--output-initializer", help="output kernel initializer (default: the model's)")
     data.add_data_flags(parser)
     add("--no-grad-logging", dest="grad_logging", action="store_false", help="train without gradient norms")
-    add("--no-diagnostics", dest="diagnostics", action="store_false",
-        help="skip saturation, dead-unit, update-ratio and decision-boundary diagnostics")
+    add(
+        "--no-diagnostics",
+        dest="diagnostics",
+        action="store_false",
+        help="skip saturation, dead-unit, update-ratio and decision-boundary diagnostics",
+    )
     add("--per-step", action="store_true", help="also log gradient norms at every optimizer step")
-    add("--histogram-freq", type=cli.non_negative_int, default=defaults.histogram_freq,
-        help="gradient histograms every N epochs, 0 for none (default: %(default)s)")
+    add(
+        "--histogram-freq",
+        type=cli.non_negative_int,
+        default=defaults.histogram_freq,
+        help="gradient histograms every N epochs, 0 for none (default: %(default)s)",
+    )
     add("--weight-logging", action="store_true", help="also log each layer's weight L1 norm and change per epoch")
     add("--log-dir", default="logs", help="TensorBoard logs and result JSON (default: %(default)s)")
     add("--figure-dir", default="figures", help="where figures go (default: %(default)s)")
@@ -97,8 +119,11 @@ def add_experiment_flags(parser):
 
 def configs_from_args(args, model_names):
     """Builds one validated `Config` per model name from parsed flags; exits 2 on bad values."""
-    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(Config)
-                 if field.name != "model" and getattr(args, field.name, None) is not None}
+    overrides = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Config)
+        if field.name != "model" and getattr(args, field.name, None) is not None
+    }
     configs = [config_for(model, **overrides) for model in model_names]
     cli.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
     from gradient_lab import models
@@ -155,15 +180,29 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     try:
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), (x_test, y_test) = data.load_circles(config.num_samples, config.noise, config.data_seed)
-        model = models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                              config.output_initializer, seed=config.seed)
+        model = models.build_mlp(
+            config.num_hidden_layers,
+            config.width,
+            config.activation,
+            config.initializer,
+            config.output_initializer,
+            seed=config.seed,
+        )
         models.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
         if config.diagnostics:
             init_diagnostics = diagnostics.backward_signal_at_init(model, x_train, y_train)
         callbacks, snapshots = _callbacks(config, run_dir, x_train, history)
         try:
-            fast_training.fit_whole_epochs(model, x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                                      validation_data=(x_test, y_test), callbacks=callbacks, seed=config.seed)
+            fast_training.fit_whole_epochs(
+                model,
+                x_train,
+                y_train,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                validation_data=(x_test, y_test),
+                callbacks=callbacks,
+                seed=config.seed,
+            )
         finally:
             for callback in callbacks:  # Flush what was logged, even after Ctrl-C.
                 if hasattr(callback, "close"):
@@ -199,8 +238,11 @@ def _callbacks(config, run_dir, x_train, history):
     callbacks, snapshots = [keras.callbacks.TerminateOnNaN()], None
     if config.grad_logging:
         steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-        callbacks.append(grad_logging.GradientNormLogger(run_dir, config.per_step, config.histogram_freq,
-                                                         max_steps_per_epoch=steps_per_epoch))
+        callbacks.append(
+            grad_logging.GradientNormLogger(
+                run_dir, config.per_step, config.histogram_freq, max_steps_per_epoch=steps_per_epoch
+            )
+        )
     if config.diagnostics:
         snapshots = diagnostics.DecisionBoundarySnapshots(epochs=(1, 10, 100, config.epochs))
         callbacks += [diagnostics.LayerDiagnostics(x_train), snapshots]
@@ -292,7 +334,9 @@ def run_models(args, model_names):
             print(f"interrupted: partial result saved in {Path(args.log_dir) / result['run_name']}")
             return 130
         if result["status"] == "nan_loss":
-            print(f"error: loss became NaN or Inf at epoch {result['epochs_completed']}; "
-                  f"logs up to then are in {Path(args.log_dir) / result['run_name']}")
+            print(
+                f"error: loss became NaN or Inf at epoch {result['epochs_completed']}; "
+                f"logs up to then are in {Path(args.log_dir) / result['run_name']}"
+            )
             exit_status = 1
     return exit_status

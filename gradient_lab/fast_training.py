@@ -49,9 +49,13 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
     # them here first saves one trace of the whole epoch (~0.4 s for a deep MLP).
     model._symbolic_build(data_batch=(x[:1], y[:1]))
     model.train_step = functools.partial(
-        _train_one_epoch, model, batch_size=batch_size, seed_generator=keras.random.SeedGenerator(seed),
+        _train_one_epoch,
+        model,
+        batch_size=batch_size,
+        seed_generator=keras.random.SeedGenerator(seed),
         validation_data=None if validation_data is None else tuple(tf.constant(v) for v in validation_data),
-        statistics=[callback for callback in callbacks or [] if hasattr(callback, "epoch_graph_statistics")])
+        statistics=[callback for callback in callbacks or [] if hasattr(callback, "epoch_graph_statistics")],
+    )
     model.train_function = None
     # Keras resets the metrics before every epoch with a dozen eager ops (~2 ms), and
     # re-reads them after it (~0.7 ms); the epoch function resets them in the graph and
@@ -60,8 +64,9 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
     model._get_metrics_result_or_logs = _logs_as_returned
     whole_training_set = tf.data.Dataset.from_tensors((tf.constant(x), tf.constant(y))).repeat()
     try:
-        return model.fit(whole_training_set, epochs=epochs, steps_per_epoch=1, shuffle=False, callbacks=callbacks,
-                         verbose=verbose)
+        return model.fit(
+            whole_training_set, epochs=epochs, steps_per_epoch=1, shuffle=False, callbacks=callbacks, verbose=verbose
+        )
     finally:
         del model.train_step, model.reset_metrics, model._get_metrics_result_or_logs  # Back to the class's.
         model.train_function = None
@@ -120,7 +125,7 @@ def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data
         def train_batch(batch):
             start = batch * batch_size
             epoch.batch = batch
-            keras_train_step((x[start:start + batch_size], y[start:start + batch_size]))
+            keras_train_step((x[start : start + batch_size], y[start : start + batch_size]))
             return (batch + 1,)
 
         # Keras traces train_step without AutoGraph, so the batch loop is an explicit while_loop.

@@ -44,8 +44,9 @@ def check_activation(name):
         raise ValueError(f"unknown activation {name!r}; try tanh, relu, sigmoid, ...") from None
 
 
-def build_mlp(num_hidden_layers, width, activation, initializer, output_initializer="glorot_uniform", num_inputs=2,
-              seed=None):
+def build_mlp(
+    num_hidden_layers, width, activation, initializer, output_initializer="glorot_uniform", num_inputs=2, seed=None
+):
     """Builds the binary classifier MLP.
 
     Args:
@@ -63,14 +64,27 @@ def build_mlp(num_hidden_layers, width, activation, initializer, output_initiali
     """
     check_activation(activation)
     model = keras.Sequential([keras.Input(shape=(num_inputs,))], name="mlp")
+
     def layer_seed(index):
         return None if seed is None else seed * 1000 + index
 
     for index in range(1, num_hidden_layers + 1):
-        model.add(layers.Dense(width, activation=activation, name=f"hidden_{index}",
-                               kernel_initializer=get_initializer(initializer, layer_seed(index))))
-    model.add(layers.Dense(1, activation="sigmoid", name="output",
-                           kernel_initializer=get_initializer(output_initializer, layer_seed(0))))
+        model.add(
+            layers.Dense(
+                width,
+                activation=activation,
+                name=f"hidden_{index}",
+                kernel_initializer=get_initializer(initializer, layer_seed(index)),
+            )
+        )
+    model.add(
+        layers.Dense(
+            1,
+            activation="sigmoid",
+            name="output",
+            kernel_initializer=get_initializer(output_initializer, layer_seed(0)),
+        )
+    )
     return model
 
 

@@ -15,8 +15,10 @@ MODEL_ORDER = ("shallow_tanh", "deep_tanh", "deep_relu")  # Left to right in com
 
 def model_title(config):
     """Describes a run's model from its config, e.g. `deep_tanh: 5 x tanh, uniform_0_1`."""
-    return (f"{config['model']}: {config['num_hidden_layers']} x {config['activation']}"
-            f"({config['width']}), {config['initializer']}")
+    return (
+        f"{config['model']}: {config['num_hidden_layers']} x {config['activation']}"
+        f"({config['width']}), {config['initializer']}"
+    )
 
 
 def _save(figure, path):
@@ -136,8 +138,9 @@ def save_multiseed(results, path, success=SUCCESS_ACCURACY):
         strip.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
     strip.axhline(success, color="gray", linestyle="--", linewidth=1, label=f"success >= {success}")
     strip.set_xticks(range(len(names)), [name.replace("_", "\n") for name in names])
-    strip.set(ylabel="final test accuracy", ylim=(0.3, 1.0),
-              title=f"every seed (n = {len(by_model[names[0]])}), bar = median")
+    strip.set(
+        ylabel="final test accuracy", ylim=(0.3, 1.0), title=f"every seed (n = {len(by_model[names[0]])}), bar = median"
+    )
     strip.legend(loc="lower right", fontsize=8)
     for ax, name in zip(axes[1:], names):
         keys = by_model[name][0]["layer_keys"]
@@ -181,8 +184,12 @@ def save_study(name, results, path):
     configurations = list(dict.fromkeys(key[0] for key in cells))
     variants = list(dict.fromkeys(key[1] for key in cells))
     depths = sorted({key[2] for key in cells})
-    lines = [(configuration, variant) for configuration in configurations for variant in variants
-             if any((configuration, variant, depth) in cells for depth in depths)]
+    lines = [
+        (configuration, variant)
+        for configuration in configurations
+        for variant in variants
+        if any((configuration, variant, depth) in cells for depth in depths)
+    ]
     colors = dict(zip(lines, plt.cm.tab10(np.arange(len(lines)) % 10)))
     label = {line: line[0] if len(variants) == 1 else f"{line[0]} ({line[1]})" for line in lines}
 
@@ -212,8 +219,14 @@ def save_study(name, results, path):
             accuracies = [result["test_accuracy"] for result in cells[line + (depth,)]]
             left.scatter(index + rng.uniform(-0.15, 0.15, len(accuracies)), accuracies, s=14, color=colors[line])
             left.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
-        left.set_xticks(range(len(positions)), [f"{label[line]}, depth {depth}" for line, depth in positions],
-                        fontsize=7, rotation=55, ha="right", rotation_mode="anchor")
+        left.set_xticks(
+            range(len(positions)),
+            [f"{label[line]}, depth {depth}" for line, depth in positions],
+            fontsize=7,
+            rotation=55,
+            ha="right",
+            rotation_mode="anchor",
+        )
         left.axhline(SUCCESS_ACCURACY, color="gray", linestyle="--", linewidth=1)
         left.set(ylabel="final test accuracy", ylim=(0.3, 1.0), title="every seed, bar = median")
     if len(depths) == 1:
@@ -221,10 +234,15 @@ def save_study(name, results, path):
         for line in lines:
             members = cells[line + (depths[0],)]
             key = members[0]["layer_keys"][0]
-            plot_median_band(right, [result["history"][f"grad_norm/{key}/mean"] for result in members],
-                             colors[line], label[line])
-        right.set(yscale="log", xlabel="epoch", ylabel="first hidden layer gradient norm (median, IQR)",
-                  title=f"gradient reaching the first layer, depth {depths[0]}")
+            plot_median_band(
+                right, [result["history"][f"grad_norm/{key}/mean"] for result in members], colors[line], label[line]
+            )
+        right.set(
+            yscale="log",
+            xlabel="epoch",
+            ylabel="first hidden layer gradient norm (median, IQR)",
+            title=f"gradient reaching the first layer, depth {depths[0]}",
+        )
         right.grid(alpha=0.3, which="both")
         right.legend(fontsize=7)
         figure.suptitle(f"Study: {name}")
@@ -233,12 +251,18 @@ def save_study(name, results, path):
     for line in lines:
         present = [depth for depth in depths if line + (depth,) in cells]
         for epoch, style, when in [(0, "--", "epoch 1"), (-1, "-", "end")]:
-            medians = [np.median([_first_layer_norm(result, epoch) for result in cells[line + (depth,)]])
-                       for depth in present]
-            right.plot(present, medians, style, marker="o", markersize=3, color=colors[line],
-                       label=f"{label[line]}, {when}")
-    right.set(yscale="log", xlabel="hidden layers", ylabel="first hidden layer gradient norm (median over seeds)",
-              title="gradient reaching the first layer")
+            medians = [
+                np.median([_first_layer_norm(result, epoch) for result in cells[line + (depth,)]]) for depth in present
+            ]
+            right.plot(
+                present, medians, style, marker="o", markersize=3, color=colors[line], label=f"{label[line]}, {when}"
+            )
+    right.set(
+        yscale="log",
+        xlabel="hidden layers",
+        ylabel="first hidden layer gradient norm (median over seeds)",
+        title="gradient reaching the first layer",
+    )
     right.grid(alpha=0.3, which="both")
     right.legend(fontsize=7, ncol=2)
     figure.suptitle(f"Study: {name}")
@@ -271,8 +295,15 @@ def save_gradient_heatmap(result, path):
     if np.isnan(norms).all():
         return None
     figure, ax = plt.subplots(figsize=(9, 0.45 * len(keys) + 2))
-    image = ax.imshow(norms, aspect="auto", origin="lower", cmap="magma", norm=LogNorm(),
-                      extent=(0.5, norms.shape[1] + 0.5, -0.5, len(keys) - 0.5), interpolation="nearest")
+    image = ax.imshow(
+        norms,
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        norm=LogNorm(),
+        extent=(0.5, norms.shape[1] + 0.5, -0.5, len(keys) - 0.5),
+        interpolation="nearest",
+    )
     ax.set_yticks(range(len(keys)), keys)
     ax.set(xlabel="epoch", ylabel="layer (input at the bottom)", title=f"{result['run_name']}: gradient norm heatmap")
     figure.colorbar(image, ax=ax, label="gradient L2 norm (epoch mean, log scale)")
@@ -286,8 +317,14 @@ def save_decision_boundaries(snapshots, x_test, y_test, result, path):
         return None
     figure, axes = plt.subplots(1, len(epochs), figsize=(3.3 * len(epochs), 3.5), squeeze=False)
     for ax, epoch in zip(axes[0], epochs):
-        image = ax.contourf(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch],
-                            levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
+        image = ax.contourf(
+            snapshots.grid_x,
+            snapshots.grid_y,
+            snapshots.snapshots[epoch],
+            levels=np.linspace(0, 1, 11),
+            cmap="RdBu_r",
+            alpha=0.8,
+        )
         ax.contour(snapshots.grid_x, snapshots.grid_y, snapshots.snapshots[epoch], levels=[0.5], colors="black")
         for label, color in [(0, "tab:blue"), (1, "tab:orange")]:
             ax.scatter(*x_test[y_test == label].T, s=4, color=color, edgecolors="none")
@@ -303,14 +340,20 @@ def save_backward_signal(result, path):
     keys = init["layer_keys"]
     positions = np.arange(len(keys))
     figure, ax = plt.subplots(figsize=(7, 4.5))
-    for name, label, style in [("jacobian_product", "product of the layers' Jacobian norms above (bound)", "s--"),
-                               ("backward_signal", "||d output / d layer output||, mean over inputs", "o-"),
-                               ("gradient_norm", "measured gradient norm of the layer's weights", "^-")]:
+    for name, label, style in [
+        ("jacobian_product", "product of the layers' Jacobian norms above (bound)", "s--"),
+        ("backward_signal", "||d output / d layer output||, mean over inputs", "o-"),
+        ("gradient_norm", "measured gradient norm of the layer's weights", "^-"),
+    ]:
         values = np.asarray(init[name])
         ax.plot(positions, values / values[-1], style, label=label)
     ax.set_xticks(positions, keys, rotation=30, ha="right")
-    ax.set(yscale="log", ylabel="relative to the output layer", xlabel="layer (input -> output)",
-           title=f"{result['run_name']}: backward signal at initialisation")
+    ax.set(
+        yscale="log",
+        ylabel="relative to the output layer",
+        xlabel="layer (input -> output)",
+        title=f"{result['run_name']}: backward signal at initialisation",
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return _save(figure, path)

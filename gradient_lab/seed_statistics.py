@@ -15,9 +15,15 @@ def accuracy_summary(accuracies):
         low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
     else:
         low = high = mean
-    return {"runs": len(values), "mean": mean, "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "ci95_low": float(low), "ci95_high": float(high), "median": float(np.median(values)),
-            "success_rate": float(np.mean(values >= SUCCESS_ACCURACY))}
+    return {
+        "runs": len(values),
+        "mean": mean,
+        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "ci95_low": float(low),
+        "ci95_high": float(high),
+        "median": float(np.median(values)),
+        "success_rate": float(np.mean(values >= SUCCESS_ACCURACY)),
+    }
 
 
 def gradient_norms(result, layer_key, stat="mean"):

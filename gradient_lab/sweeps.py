@@ -27,8 +27,9 @@ from gradient_lab import recording
 
 def add_sweep_flags(parser, log_dir):
     """Adds the flags every sweep script shares."""
-    parser.add_argument("--jobs", type=cli.positive_int(), default=2,
-                        help="local worker processes (default: %(default)s)")
+    parser.add_argument(
+        "--jobs", type=cli.positive_int(), default=2, help="local worker processes (default: %(default)s)"
+    )
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: run locally)")
     parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
     parser.add_argument("--log-dir", default=log_dir, help="default: %(default)s")
@@ -105,8 +106,17 @@ def run_sweep(runs, log_dir, jobs=2, scheduler=None, progress=True):
     done = {run.name: load_completed(log_dir / run.name, run.config) for run in runs}
     todo = [run for run in runs if done[run.name] is None]
     backend = dask_backend(scheduler) if scheduler else contextlib.nullcontext()
-    with backend, tqdm(total=len(runs), initial=len(runs) - len(todo), unit="run", disable=not progress,
-                       file=sys.stderr, dynamic_ncols=True) as bar:
+    with (
+        backend,
+        tqdm(
+            total=len(runs),
+            initial=len(runs) - len(todo),
+            unit="run",
+            disable=not progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
         parallel = joblib.Parallel(n_jobs=-1 if scheduler else jobs, return_as="generator_unordered")
         for result in parallel(joblib.delayed(train_one)(run, log_dir) for run in todo):
             done[result["run_name"]] = result

@@ -66,7 +66,8 @@ class EventWriter:
     def _scalar_template(self, tags):
         if tags not in self._scalar_templates:
             self._scalar_templates[tags] = summary_pb2.Summary(
-                value=[summary_pb2.Summary.Value(tag=tag, simple_value=0.0) for tag in tags])
+                value=[summary_pb2.Summary.Value(tag=tag, simple_value=0.0) for tag in tags]
+            )
         return self._scalar_templates[tags]
 
     def close(self):
@@ -104,15 +105,30 @@ def histogram_protos(arrays, bucket_count=30):
     # The per-histogram loop reads Python lists: indexing NumPy arrays costs more per number.
     protos = []
     for lowest, highest, number, total, square, bucket_limit, bucket in zip(
-            low.tolist(), high.tolist(), numbers.tolist(), totals.tolist(), squares.tolist(), limits.tolist(),
-            counts.tolist()):
+        low.tolist(),
+        high.tolist(),
+        numbers.tolist(),
+        totals.tolist(),
+        squares.tolist(),
+        limits.tolist(),
+        counts.tolist(),
+    ):
         if number == 0:
             protos.append(None)
             continue
         if highest == lowest:
             bucket_limit, bucket = [highest], [float(number)]
-        protos.append(summary_pb2.HistogramProto(min=lowest, max=highest, num=number, sum=total, sum_squares=square,
-                                                 bucket_limit=bucket_limit, bucket=bucket))
+        protos.append(
+            summary_pb2.HistogramProto(
+                min=lowest,
+                max=highest,
+                num=number,
+                sum=total,
+                sum_squares=square,
+                bucket_limit=bucket_limit,
+                bucket=bucket,
+            )
+        )
     return protos
 
 
@@ -148,8 +164,10 @@ class EpochMetricsLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.writers is None:
-            self.writers = {"train": EventWriter(self.log_dir / "train"),
-                            "validation": EventWriter(self.log_dir / "validation")}
+            self.writers = {
+                "train": EventWriter(self.log_dir / "train"),
+                "validation": EventWriter(self.log_dir / "validation"),
+            }
 
     def on_epoch_end(self, epoch, logs=None):
         train, validation = {}, {}

@@ -8,8 +8,9 @@ from conftest import ROOT, run_script
 
 
 def test_benchmark_smoke():
-    process = run_script("benchmarks/bench_training.py", "--model", "shallow_tanh", "--epochs", 2, "--repeats", 1,
-                         "--ours-repeats", 1)
+    process = run_script(
+        "benchmarks/bench_training.py", "--model", "shallow_tanh", "--epochs", 2, "--repeats", 1, "--ours-repeats", 1
+    )
     assert process.returncode == 0, process.stderr
     lines = process.stdout.strip().splitlines()
     assert re.fullmatch(r"speedup: \d+\.\dx, grad-logging overhead: -?\d+%", lines[-1]), lines[-1]

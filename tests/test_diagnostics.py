@@ -27,8 +27,9 @@ def numpy_forward(model, x):
     for layer in model.layers:
         kernel, bias = (weight.numpy() for weight in layer.trainable_weights)
         pre_activation = current @ kernel + bias
-        current = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
-                   "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[layer.activation.__name__](pre_activation)
+        current = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0), "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[
+            layer.activation.__name__
+        ](pre_activation)
         activations.append(current)
     return activations
 
@@ -68,8 +69,14 @@ def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
     models.compile_mlp(functional, learning_rate=LEARNING_RATE, momentum=0.0)
     for model in (sequential, functional):
         # `fast_fit`: computed inside the epoch's own call. One full batch, so shuffling changes nothing.
-        history = fast_training.fit_whole_epochs(model, x, y, epochs=1, batch_size=len(x), callbacks=[
-            grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)]).history
+        history = fast_training.fit_whole_epochs(
+            model,
+            x,
+            y,
+            epochs=1,
+            batch_size=len(x),
+            callbacks=[grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)],
+        ).history
         for key, value in expected.items():
             if key.split("/")[0] in ("saturation", "activation_mean", "activation_std", "update_ratio"):
                 assert history[key][0] == pytest.approx(value, rel=1e-4, abs=1e-7), key
@@ -109,7 +116,8 @@ def fake_result(ratios, saturation=None, dead=None, update_ratio=1e-3, accuracy=
 
 def test_verdict_thresholds():
     assert diagnostics.verdict(fake_result([0.5, 0.0029]))[0] == (
-        "layer 02_hidden_2 receives 1/345 of the output layer's gradient at epoch 1: vanishing")
+        "layer 02_hidden_2 receives 1/345 of the output layer's gradient at epoch 1: vanishing"
+    )
     assert diagnostics.verdict(fake_result([0.5, 0.11]))[0].endswith("healthy flow")
     assert diagnostics.verdict(fake_result([0.5, 12.0]))[0].endswith("exploding")
     saturated = diagnostics.verdict(fake_result([0.5], saturation=0.92, accuracy=0.47))
@@ -125,20 +133,34 @@ def test_verdict_thresholds():
     assert diagnostics.verdict(fake_result([0.0], accuracy=0.5))[0].startswith("layer 01_hidden_1 receives no gradient")
 
 
-@pytest.mark.parametrize("activation, initializer, depth, expected", [
-    ("tanh", "uniform_0_1", 8, "vanishing"),  # Built to vanish.
-    ("relu", "he_uniform", 2, "healthy flow"),  # Built not to.
-])
+@pytest.mark.parametrize(
+    "activation, initializer, depth, expected",
+    [
+        ("tanh", "uniform_0_1", 8, "vanishing"),  # Built to vanish.
+        ("relu", "he_uniform", 2, "healthy flow"),  # Built not to.
+    ],
+)
 def test_verdict_on_real_runs(tmp_path, activation, initializer, depth, expected):
-    config = experiment.Config(model="probe", num_hidden_layers=depth, activation=activation, initializer=initializer,
-                               output_initializer=initializer, epochs=3, seed=1)
+    config = experiment.Config(
+        model="probe",
+        num_hidden_layers=depth,
+        activation=activation,
+        initializer=initializer,
+        output_initializer=initializer,
+        epochs=3,
+        seed=1,
+    )
     result = experiment.train_and_evaluate(config, tmp_path / "logs", figure_dir=None)
     assert result["verdict"][0].endswith(expected), result["verdict"]
 
 
 def test_diagnostics_do_not_change_training(tmp_path):
-    runs = [experiment.train_and_evaluate(experiment.config_for("deep_relu", epochs=3, diagnostics=flag),
-                                          tmp_path / "logs", figure_dir=None) for flag in (True, False)]
+    runs = [
+        experiment.train_and_evaluate(
+            experiment.config_for("deep_relu", epochs=3, diagnostics=flag), tmp_path / "logs", figure_dir=None
+        )
+        for flag in (True, False)
+    ]
     assert runs[0]["history"]["loss"] == runs[1]["history"]["loss"]
     assert runs[0]["history"]["grad_norm/01_hidden_1/mean"] == runs[1]["history"]["grad_norm/01_hidden_1/mean"]
     assert "dead_units/01_hidden_1" in runs[0]["history"] and "dead_units/01_hidden_1" not in runs[1]["history"]

@@ -41,8 +41,12 @@ def assert_histogram_of(histogram, layer, grads):
     """Asserts that a TensorBoard histogram is of the layer's gradient; `grads` maps each variable's path to it."""
     layer_grads = np.concatenate([np.ravel(grads[variable.path]) for variable in layer.trainable_weights])
     assert histogram.num == layer_grads.size
-    np.testing.assert_allclose([histogram.min, histogram.max, histogram.sum],
-                               [layer_grads.min(), layer_grads.max(), layer_grads.sum()], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        [histogram.min, histogram.max, histogram.sum],
+        [layer_grads.min(), layer_grads.max(), layer_grads.sum()],
+        rtol=1e-5,
+        atol=1e-8,
+    )
 
 
 def sgd_momentum_step(weights, velocities, grads):
@@ -89,13 +93,13 @@ def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monk
     history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[logger]).history
     assert logger.tracker.keeps_gradients == keeps_gradients
     starts = range(0, len(x), 16)
-    per_batch = np.array([tape_layer_norms(model, x[start:start + 16], y[start:start + 16])[0] for start in starts])
+    per_batch = np.array([tape_layer_norms(model, x[start : start + 16], y[start : start + 16])[0] for start in starts])
     keys = grad_logging.layer_keys(model)
     np.testing.assert_allclose(logged_norms(history, keys, 0, "mean"), per_batch.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(logged_norms(history, keys, 0, "max"), per_batch.max(axis=0), rtol=1e-5)
 
     # The histograms are of each layer's gradient at the epoch's last step.
-    _, last_grads = tape_layer_norms(model, x[starts[-1]:], y[starts[-1]:])
+    _, last_grads = tape_layer_norms(model, x[starts[-1] :], y[starts[-1] :])
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for key, layer in zip(keys, grad_logging.trainable_layers(model)):
         assert_histogram_of(events.Histograms(f"gradients/{key}")[0].histogram_value, layer, last_grads)
@@ -103,8 +107,10 @@ def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monk
 
 def test_any_keras_model_functional_nested_and_without_bias():
     keras.utils.set_random_seed(5)
-    block = keras.Sequential([layers.Dense(4, activation="tanh", name="inner_a"),
-                              layers.Dense(3, use_bias=False, name="inner_no_bias")], name="block")
+    block = keras.Sequential(
+        [layers.Dense(4, activation="tanh", name="inner_a"), layers.Dense(3, use_bias=False, name="inner_no_bias")],
+        name="block",
+    )
     inputs = keras.Input((2,))
     hidden = layers.BatchNormalization(name="norm")(layers.Dense(6, activation="relu", name="first")(inputs))
     outputs = layers.Dense(1, activation="sigmoid", name="last")(block(hidden))
@@ -112,8 +118,9 @@ def test_any_keras_model_functional_nested_and_without_bias():
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="binary_crossentropy")
     (x, y), _ = data.load_circles(num_samples=64)
     expected, _ = tape_layer_norms(model, x, y)
-    history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0,
-                        callbacks=[grad_logging.GradientNormLogger()]).history
+    history = model.fit(
+        x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0, callbacks=[grad_logging.GradientNormLogger()]
+    ).history
     keys = grad_logging.layer_keys(model)
     assert keys == ["01_first", "02_norm", "03_inner_a", "04_inner_no_bias", "05_last"]
     np.testing.assert_allclose(logged_norms(history, keys, 0), expected, rtol=1e-5, atol=1e-9)
@@ -134,7 +141,7 @@ def test_per_step_norms_reach_tensorboard(tmp_path):
         steps = events.Scalars(f"grad_norm_step/{key}")
         assert [event.step for event in steps] == list(range(1, 9))  # 2 epochs x 4 batches.
         for epoch in range(2):
-            epoch_mean = np.mean([event.value for event in steps[epoch * 4:(epoch + 1) * 4]])
+            epoch_mean = np.mean([event.value for event in steps[epoch * 4 : (epoch + 1) * 4]])
             np.testing.assert_allclose(epoch_mean, history[f"grad_norm/{key}/mean"][epoch], rtol=1e-6)
 
 
@@ -157,7 +164,9 @@ def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
 
     (x, y), _ = data.load_circles(num_samples=64)
     keras.utils.set_random_seed(7)
-    model = models.compile_mlp(models.build_mlp(3, 5, "tanh", "glorot_uniform", seed=7), learning_rate=0.0, momentum=0.0)
+    model = models.compile_mlp(
+        models.build_mlp(3, 5, "tanh", "glorot_uniform", seed=7), learning_rate=0.0, momentum=0.0
+    )
     expected, grads = tape_layer_norms(model, x, y)  # Frozen weights, one full batch: every epoch alike.
     logger = grad_logging.GradientNormLogger(tmp_path, max_steps_per_epoch=1)
     history = fast_training.fit_whole_epochs(model, x, y, epochs=3, batch_size=len(x), callbacks=[logger]).history
@@ -177,7 +186,9 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
 
     (x, y), _ = data.load_circles(num_samples=100)  # 50 training points: 3 batches of 16 and one of 2.
     keras.utils.set_random_seed(8)
-    model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=8), learning_rate=0.0, momentum=0.0)
+    model = models.compile_mlp(
+        models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=8), learning_rate=0.0, momentum=0.0
+    )
     logger = grad_logging.GradientNormLogger(tmp_path, per_step=True, max_steps_per_epoch=5)  # Not a multiple of 4.
     history = fast_training.fit_whole_epochs(model, x, y, epochs=2, batch_size=16, callbacks=[logger], seed=3).history
     keys = grad_logging.layer_keys(model)
@@ -185,14 +196,14 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
     seed_generator = keras.random.SeedGenerator(3)  # fast_fit's shuffle, replayed: which points each step saw.
     for epoch in range(2):
         order = np.argsort(keras.random.uniform([len(x)], seed=seed_generator))
-        batches = [order[start:start + 16] for start in range(0, len(x), 16)]
+        batches = [order[start : start + 16] for start in range(0, len(x), 16)]
         per_batch = [tape_layer_norms(model, x[batch], y[batch]) for batch in batches]
         norms = np.array([batch_norms for batch_norms, _ in per_batch])
         np.testing.assert_allclose(logged_norms(history, keys, epoch, "mean"), norms.mean(axis=0), rtol=1e-5)
         np.testing.assert_allclose(logged_norms(history, keys, epoch, "max"), norms.max(axis=0), rtol=1e-5)
         last_grads = per_batch[-1][1]
         for index, (key, layer) in enumerate(zip(keys, grad_logging.trainable_layers(model))):
-            steps = events.Scalars(f"grad_norm_step/{key}")[epoch * 4:(epoch + 1) * 4]
+            steps = events.Scalars(f"grad_norm_step/{key}")[epoch * 4 : (epoch + 1) * 4]
             assert [event.step for event in steps] == list(range(epoch * 4 + 1, epoch * 4 + 5))
             np.testing.assert_allclose([event.value for event in steps], norms[:, index, 2], rtol=1e-5)
             assert_histogram_of(events.Histograms(f"gradients/{key}")[epoch].histogram_value, layer, last_grads)

@@ -11,8 +11,9 @@ from gradient_lab import models
 def build(name):
     config = experiment.config_for(name)
     keras.utils.set_random_seed(0)
-    return models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                         config.output_initializer)
+    return models.build_mlp(
+        config.num_hidden_layers, config.width, config.activation, config.initializer, config.output_initializer
+    )
 
 
 @pytest.mark.parametrize("name, hidden", [("shallow_tanh", 1), ("deep_tanh", 5), ("deep_relu", 5)])

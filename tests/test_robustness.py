@@ -27,19 +27,22 @@ def test_same_seed_gives_identical_numbers(tmp_path):
     assert other["history"]["grad_norm/01_hidden_1/mean"] != first["history"]["grad_norm/01_hidden_1/mean"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "0"], "--epochs: must be >= 1"),
-    (["--batch-size", "-3"], "--batch-size: must be >= 1"),
-    (["--width", "0"], "--width: must be >= 1"),
-    (["--depth", "zero"], "--depth: expected an integer"),
-    (["--learning-rate", "nan"], "--learning-rate: expected a finite number"),
-    (["--momentum", "1.5"], "--momentum: must be < 1"),
-    (["--model", "medium"], "--model: invalid choice"),
-    (["--activation", "tanhh"], "unknown activation 'tanhh'"),
-    (["--initializer", "he_uniformm"], "unknown initializer 'he_uniformm'"),
-    (["--run-name", "../elsewhere", "--model", "deep"], "--run-name must be a plain directory name"),
-    (["--run-name", "mine"], "--run-name names one run"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "--epochs: must be >= 1"),
+        (["--batch-size", "-3"], "--batch-size: must be >= 1"),
+        (["--width", "0"], "--width: must be >= 1"),
+        (["--depth", "zero"], "--depth: expected an integer"),
+        (["--learning-rate", "nan"], "--learning-rate: expected a finite number"),
+        (["--momentum", "1.5"], "--momentum: must be < 1"),
+        (["--model", "medium"], "--model: invalid choice"),
+        (["--activation", "tanhh"], "unknown activation 'tanhh'"),
+        (["--initializer", "he_uniformm"], "unknown initializer 'he_uniformm'"),
+        (["--run-name", "../elsewhere", "--model", "deep"], "--run-name must be a plain directory name"),
+        (["--run-name", "mine"], "--run-name names one run"),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line(tmp_path, args, message):
     process = run_script("mlp_tanh.py", *args, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
     assert process.returncode == 2
@@ -58,8 +61,17 @@ def test_unwritable_log_dir_exit_2(tmp_path):
 
 
 def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
-    process = run_script("mlp_relu_deep.py", "--epochs", "50", "--learning-rate", "1e9",
-                         "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
+    process = run_script(
+        "mlp_relu_deep.py",
+        "--epochs",
+        "50",
+        "--learning-rate",
+        "1e9",
+        "--log-dir",
+        tmp_path / "logs",
+        "--figure-dir",
+        tmp_path / "figures",
+    )
     assert process.returncode == 1
     assert "loss became NaN or Inf" in process.stdout and "Traceback" not in process.stderr
     result = json.loads((tmp_path / "logs" / "deep_relu" / "result.json").read_text())
@@ -72,9 +84,23 @@ def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
 @pytest.mark.parametrize("when", ["at once", "after 100 epochs"])
 def test_ctrl_c_leaves_readable_partial_result(tmp_path, when):
     run_dir = tmp_path / "logs" / "deep_tanh"
-    process = subprocess.Popen([sys.executable, str(ROOT / "mlp_tanh.py"), "--model", "deep", "--epochs", "100000",
-                                "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "mlp_tanh.py"),
+            "--model",
+            "deep",
+            "--epochs",
+            "100000",
+            "--log-dir",
+            tmp_path / "logs",
+            "--figure-dir",
+            tmp_path / "figures",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def ready():
         if when == "at once":  # As soon as the run directory exists: during set-up or tracing.

@@ -20,16 +20,18 @@ def read_events(run_dir):
 @pytest.fixture(scope="module")
 def tanh_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tanh")
-    process = run_script("mlp_tanh.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs",
-                         "--figure-dir", workdir / "figures")
+    process = run_script(
+        "mlp_tanh.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"
+    )
     return workdir, process
 
 
 @pytest.fixture(scope="module")
 def relu_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("relu")
-    process = run_script("mlp_relu_deep.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs",
-                         "--figure-dir", workdir / "figures")
+    process = run_script(
+        "mlp_relu_deep.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"
+    )
     return workdir, process
 
 
@@ -62,8 +64,16 @@ def test_result_json(tanh_run):
     assert result["seed"] == 0 and result["epochs_completed"] == EPOCHS
     assert result["layer_keys"] == [f"0{i}_hidden_{i}" for i in range(1, 6)] + ["06_output"]
     history = result["history"]
-    for key in ["loss", "accuracy", "val_loss", "val_accuracy", "grad_norm/01_hidden_1/mean",
-                "grad_norm/06_output/max", "grad_norm/03_hidden_3/kernel_mean", "grad_norm/03_hidden_3/bias_max"]:
+    for key in [
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "grad_norm/01_hidden_1/mean",
+        "grad_norm/06_output/max",
+        "grad_norm/03_hidden_3/kernel_mean",
+        "grad_norm/03_hidden_3/bias_max",
+    ]:
         assert len(history[key]) == EPOCHS, key
     assert history["val_accuracy"][-1] == pytest.approx(result["test_accuracy"], abs=1e-6)
     assert result["wall_time_seconds"] > 0
@@ -87,8 +97,9 @@ def test_tensorboard_scalars_and_histograms(relu_run):
             assert all(event.value > 0 for event in scalars)
         histograms = train.Histograms(f"gradients/{key}")
         assert len(histograms) == EPOCHS
-        assert histograms[0].histogram_value.num == (2 * 5 + 5 if key.startswith("01") else 5 * 5 + 5
-                                                     if key != "06_output" else 5 + 1)  # Kernel and bias.
+        assert histograms[0].histogram_value.num == (
+            2 * 5 + 5 if key.startswith("01") else 5 * 5 + 5 if key != "06_output" else 5 + 1
+        )  # Kernel and bias.
     assert "epoch_loss" in tags["scalars"] and "epoch_accuracy" in tags["scalars"]
     for group in ("dead_units", "activation_mean", "activation_std", "update_ratio"):
         assert len(train.Scalars(f"{group}/01_hidden_1")) == EPOCHS
@@ -112,8 +123,11 @@ def test_runs_never_overwrite_each_other(tmp_path):
     assert sorted(path.name for path in (tmp_path / "logs").iterdir()) == ["shallow_tanh", "shallow_tanh-2"]
     assert (tmp_path / "logs" / "shallow_tanh" / "result.json").read_text() != first  # A new wall time at least.
     figures = sorted(path.name for path in (tmp_path / "figures").iterdir())
-    assert figures == sorted(f"{run}_{kind}.png" for run in ("shallow_tanh", "shallow_tanh-2")
-                             for kind in ("learning_curves", "grad_norms", "grad_heatmap"))
+    assert figures == sorted(
+        f"{run}_{kind}.png"
+        for run in ("shallow_tanh", "shallow_tanh-2")
+        for kind in ("learning_curves", "grad_norms", "grad_heatmap")
+    )
 
 
 def test_compare_reads_saved_results(tanh_run, relu_run, tmp_path):

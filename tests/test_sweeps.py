@@ -13,8 +13,10 @@ from conftest import run_script
 
 
 def tiny_runs(seeds=(0, 1)):
-    return [sweeps.Run(f"deep_relu-seed{seed}", experiment.config_for("deep_relu", seed=seed, epochs=2,
-                                                                     histogram_freq=0)) for seed in seeds]
+    return [
+        sweeps.Run(f"deep_relu-seed{seed}", experiment.config_for("deep_relu", seed=seed, epochs=2, histogram_freq=0))
+        for seed in seeds
+    ]
 
 
 def test_finished_runs_are_skipped_and_partial_ones_redone(tmp_path):
@@ -76,14 +78,35 @@ def test_accuracy_summary_reference_values():
 
 
 def test_multiseed_script_writes_table_and_figure(tmp_path):
-    process = run_script("multiseed.py", "--seeds", 2, "--epochs", 3, "--jobs", 2, "--log-dir", tmp_path / "logs",
-                         "--figure-dir", tmp_path / "figures", "--table-dir", tmp_path / "results")
+    process = run_script(
+        "multiseed.py",
+        "--seeds",
+        2,
+        "--epochs",
+        3,
+        "--jobs",
+        2,
+        "--log-dir",
+        tmp_path / "logs",
+        "--figure-dir",
+        tmp_path / "figures",
+        "--table-dir",
+        tmp_path / "results",
+    )
     assert process.returncode == 0, process.stderr
     table = pd.read_csv(tmp_path / "results" / "multiseed.csv")
     assert list(table["model"]) == ["shallow_tanh", "deep_tanh", "deep_relu"]
     assert list(table["runs"]) == [2, 2, 2]
-    assert {"mean", "std", "ci95_low", "ci95_high", "median", "success_rate", "grad_ratio_epoch1",
-            "grad_ratio_final"} <= set(table.columns)
+    assert {
+        "mean",
+        "std",
+        "ci95_low",
+        "ci95_high",
+        "median",
+        "success_rate",
+        "grad_ratio_epoch1",
+        "grad_ratio_final",
+    } <= set(table.columns)
     assert (tmp_path / "results" / "multiseed.md").read_text().startswith("| model")
     assert (tmp_path / "figures" / "multiseed.png").stat().st_size > 30_000
     run = json.loads((tmp_path / "logs" / "deep_tanh-seed1" / "result.json").read_text())
@@ -94,8 +117,22 @@ def test_multiseed_script_writes_table_and_figure(tmp_path):
 
 
 def test_study_script_runs_a_small_grid(tmp_path):
-    args = ["--seeds", 1, "--epochs", 2, "--depths", 1, 2, "--log-dir", tmp_path / "logs", "--figure-dir",
-            tmp_path / "figures", "--table-dir", tmp_path / "results", "--no-progress"]
+    args = [
+        "--seeds",
+        1,
+        "--epochs",
+        2,
+        "--depths",
+        1,
+        2,
+        "--log-dir",
+        tmp_path / "logs",
+        "--figure-dir",
+        tmp_path / "figures",
+        "--table-dir",
+        tmp_path / "results",
+        "--no-progress",
+    ]
     process = run_script("studies.py", "weights", *args)
     assert process.returncode == 0, process.stderr
     assert (tmp_path / "figures" / "study_weights.png").exists()
@@ -104,25 +141,32 @@ def test_study_script_runs_a_small_grid(tmp_path):
     assert run["history"]["weight_change_l1/01_hidden_1"][0] > 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["studies.py", "depthh"], "unknown study 'depthh'"),
-    (["multiseed.py", "--seeds", "0"], "--seeds: must be >= 1"),
-    (["studies.py", "depth", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
-    (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["studies.py", "depthh"], "unknown study 'depthh'"),
+        (["multiseed.py", "--seeds", "0"], "--seeds: must be >= 1"),
+        (["studies.py", "depth", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+        (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
+    ],
+)
 def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
     # Results where each command would write its first run: multiseed's and the depth study's.
     logs = tmp_path / "logs"
-    finished = [logs / "shallow_tanh-seed0" / "result.json",
-                logs / "depth" / "tanh_uniform01-depth1-seed0" / "result.json"]
+    finished = [
+        logs / "shallow_tanh-seed0" / "result.json",
+        logs / "depth" / "tanh_uniform01-depth1-seed0" / "result.json",
+    ]
     for path in finished:
         path.parent.mkdir(parents=True)
         path.write_text('{"status": "completed"}')
-    process = run_script(*args, "--log-dir", logs, "--figure-dir", tmp_path / "figures",
-                         "--table-dir", tmp_path / "results")
+    process = run_script(
+        *args, "--log-dir", logs, "--figure-dir", tmp_path / "figures", "--table-dir", tmp_path / "results"
+    )
     assert process.returncode == 2, process.stderr
     assert process.stderr.startswith("error: ") and message in process.stderr
     assert len(process.stderr.strip().splitlines()) == 1, process.stderr
     assert all(path.read_text() == '{"status": "completed"}' for path in finished)
     assert sorted(path.name for path in logs.rglob("*")) == sorted(
-        ["shallow_tanh-seed0", "depth", "tanh_uniform01-depth1-seed0", "result.json", "result.json"])
+        ["shallow_tanh-seed0", "depth", "tanh_uniform01-depth1-seed0", "result.json", "result.json"]
+    )

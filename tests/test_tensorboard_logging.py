@@ -8,8 +8,13 @@ from gradient_lab import tensorboard_events
 
 def test_histograms_match_numpy():
     rng = np.random.default_rng(0)
-    arrays = [rng.normal(size=10), np.array([2.0, 2.0]), np.array([np.nan, 1.0, 3.0]), np.array([np.inf]),
-              rng.normal(size=(5, 5))]
+    arrays = [
+        rng.normal(size=10),
+        np.array([2.0, 2.0]),
+        np.array([np.nan, 1.0, 3.0]),
+        np.array([np.inf]),
+        rng.normal(size=(5, 5)),
+    ]
     protos = tensorboard_events.histogram_protos(arrays)
     for array, proto in zip(arrays, protos):
         finite = np.ravel(array)[np.isfinite(np.ravel(array))]
