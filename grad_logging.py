@@ -1,23 +1,37 @@
-"""Per-layer gradient norms for any Keras 3 model on the TensorFlow backend.
+"""Per-layer gradient norms for any Keras 3 model on the TensorFlow backend, one file to copy.
 
-TensorFlow 2 removed the `write_grads` option of the TensorBoard callback, so Keras 3
-alone cannot show how much gradient each layer receives. This callback brings it back:
+TensorFlow 2 removed the TensorBoard callback's `write_grads`, so Keras 3 alone cannot show
+how much gradient each layer receives. Copy this file into your project and add the callback:
 
-    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    from grad_logging import GradientNormLogger
+
     model.fit(x, y, epochs=10, callbacks=[GradientNormLogger(log_dir="logs/my_run")])
 
-The norms come from the very gradients the optimizer applies (its `apply` method is
-wrapped), so there is no second backward pass. Every layer that owns trainable weights
-gets a key that orders it from input to output, `01_<name>`, `02_<name>`, ...; for each,
-the L2 norm of the kernel gradient, the bias gradient and the whole layer ("total") is
-taken at every optimizer step and reported per epoch as the mean and the max over steps:
+What it measures
+- Every layer that owns trainable weights gets a key that orders it from input to output:
+  `01_<name>`, `02_<name>`, ... (a nested model is opened up into its layers).
+- At every optimizer step, the L2 norm of the layer's kernel gradient, of its bias gradient,
+  and of all its weights' gradients together ("total"; BatchNorm's gamma and beta count here).
+- Per epoch, the mean and the max of those norms over the epoch's steps, as
+  `grad_norm/01_hidden_1/mean`, `.../max`, `.../kernel_mean`, `.../kernel_max`,
+  `.../bias_mean`, `.../bias_max`: in the epoch `logs` (so in the `History`) and as
+  TensorBoard scalars in `<log_dir>/train`.
+- TensorBoard histograms of each layer's gradient at the epoch's last step,
+  `gradients/01_hidden_1` (Histograms and Distributions tabs); with `per_step=True`, every
+  step's total norm as `grad_norm_step/01_hidden_1`.
 
-- in the epoch `logs`, and so in the Keras `History`: `grad_norm/01_hidden_1/mean`,
-  `.../max`, `.../kernel_mean`, `.../kernel_max`, `.../bias_mean`, `.../bias_max`;
-- as TensorBoard scalars with the same tags, in `<log_dir>/train`;
-- as TensorBoard histograms of each layer's gradient (all its weights) at the epoch's
-  last step, `gradients/01_hidden_1` (Histograms and Distributions tabs);
-- per optimizer step as `grad_norm_step/01_hidden_1`, when `per_step=True`.
+Where the gradients are taken: Keras's `train_step` computes the gradients of the loss and
+hands them to the optimizer's public `apply(grads, trainable_variables)`. This callback wraps
+that method, so it sees exactly what `train_step` hands over, with no second backward pass.
+The optimizer may still change them inside `apply`, and then the logged gradients are not
+the applied ones:
+- `clipnorm`, `clipvalue`, `global_clipnorm`: Keras clips inside `apply`, after this callback
+  has looked, so the logged norms are those before clipping. With `SGD(clipnorm=1e-3)` a
+  logged norm of 0.05 means a step along a gradient of norm 1e-3.
+- `LossScaleOptimizer` (mixed precision): the gradients are those of the scaled loss, so the
+  norms are `optimizer.scale` times the true ones; Keras unscales them inside `apply`.
+- A loss scaled in the model (a `loss_weights` factor, say) scales the gradients with it:
+  they are the gradients of the loss as compiled.
 """
 
 from pathlib import Path
@@ -26,15 +40,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gradient_lab import fast_training
-from gradient_lab.tensorboard_events import EventWriter
-
-PARTS = ("kernel", "bias", "total")  # Columns of every per-layer norm table.
-# Per-layer statistics over an epoch's steps, in the column order of `epoch_statistics`.
+PARTS = ("kernel", "bias", "total")  # The three norms of every layer.
 STAT_NAMES = ("kernel_mean", "bias_mean", "mean", "kernel_max", "bias_max", "max")
-# Up to this many numbers (16 MB) in its buffers, the tracker keeps every step's whole
-# gradient; beyond, only each variable's squared norm.
-MAX_RING_VALUES = 1 << 22
 
 
 def trainable_layers(model):
@@ -60,257 +67,138 @@ def layer_keys(model):
 
 
 def history_key(layer_key, stat="mean"):
-    """Returns the History and TensorBoard tag of one per-layer statistic."""
+    """Returns the History and TensorBoard tag of one per-layer statistic, e.g. `grad_norm/01_hidden_1/mean`."""
     return f"grad_norm/{layer_key}/{stat}"
 
 
-def flat_positions(variables):
-    """Returns, for each variable, the positions of its entries in one flat vector of all of them.
+def layer_norms(layers, grads_by_path):
+    """Traceable: the `[layers, 3]` L2 norms (kernel, bias, total) of each layer's gradients.
 
-    `tf.dynamic_stitch(flat_positions(variables), values)` then builds that vector (of
-    the variables, or of their gradients) in a single op.
+    Args:
+        layers: the layers, as `trainable_layers` returns them.
+        grads_by_path: each trainable variable's gradient, keyed by `variable.path`; a
+            variable without one (the loss does not depend on it) counts as zero.
     """
-    sizes = [int(np.prod(variable.shape)) for variable in variables]
-    return [
-        np.arange(end - size, end).reshape(variable.shape)
-        for variable, size, end in zip(variables, sizes, np.cumsum(sizes))
-    ]
-
-
-def layer_sizes(layers):
-    """Returns the number of trainable values in each layer: its share of such a flat vector."""
-    return [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights) for layer in layers]
-
-
-class GradientNormTracker:
-    """Records every optimizer step's gradients inside the training graph, for per-layer norms.
-
-    Wraps `model.optimizer.apply` so that every step stores its gradients, flat, in a row
-    of a ring buffer (for a model whose `capacity` steps would take more than
-    `MAX_RING_VALUES` numbers: the squared norm of each variable's gradient, and the last
-    step's gradients apart). The row is the optimizer's step counter modulo `capacity`,
-    or, inside a `fast_fit` epoch call, the batch loop's counter: that spares reading the
-    step counter at every step, and `unread_steps` traced into the same call reads them
-    (`GradientNormLogger` does). `step_norms` turns rows into per-layer norms.
-    No step is lost as long as at most `capacity` steps pass between two reads.
-    """
-
-    def __init__(self, model, capacity=1024):
-        if model.optimizer is None:
-            raise ValueError("compile the model before tracking its gradients")
-        self.keys = layer_keys(model)
-        layers = trainable_layers(model)
-        self._variables = [variable for layer in layers for variable in layer.trainable_weights]
-        variable_sizes = [int(np.prod(variable.shape)) for variable in self._variables]
-        # Each variable's squared norm adds to its layer's "kernel" or "bias" column and to
-        # "total" (other variables, such as BatchNorm's gamma, only to "total").
-        to_layer_parts = np.zeros([len(self._variables), len(layers), len(PARTS)], np.float32)
-        column = 0
-        for layer_index, layer in enumerate(layers):
-            for variable in layer.trainable_weights:
-                if variable.name in ("kernel", "bias"):
-                    to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
-                to_layer_parts[column, layer_index, 2] = 1.0
-                column += 1
-        to_layer_parts = to_layer_parts.reshape(len(self._variables), -1)
-        # Where each variable's gradient goes in one flat vector of all gradients, which
-        # variable each entry of that vector belongs to, and which part is each layer's.
-        self._flat_positions = flat_positions(self._variables)
-        variable_of_entry = np.repeat(np.arange(len(self._variables)), variable_sizes)
-        sizes = layer_sizes(layers)
-        self.layer_slices = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes))]
-        self.capacity = capacity
-        # Whole gradients cost a step 2 graph ops, squared norms 5 (and a copy for the
-        # histograms); the MLPs here have a few hundred weights. Counted: the ring and
-        # the matrix that sums each entry into its layer's parts.
-        self.keeps_gradients = (capacity + to_layer_parts.shape[1]) * sum(variable_sizes) <= MAX_RING_VALUES
-        if self.keeps_gradients:
-            self._row_to_layer_parts = tf.constant(to_layer_parts[variable_of_entry])  # Entry -> parts.
-        else:
-            self._row_to_layer_parts = tf.constant(to_layer_parts)  # Variable -> parts.
-            self._variable_of_entry = tf.constant(variable_of_entry)
-            self._last_gradients = tf.Variable(tf.zeros([sum(variable_sizes)]), trainable=False)
-        self._ring = tf.Variable(tf.zeros([capacity, self._row_to_layer_parts.shape[0]]), trainable=False)
-        self._iterations = model.optimizer.iterations
-        self._steps_read = tf.Variable(tf.convert_to_tensor(self._iterations), trainable=False)
-        self._install(model)
-
-    def _install(self, model):
-        optimizer = model.optimizer
-        # A tracker replacing an earlier one (say, with more capacity) wraps the original
-        # `apply`, not the earlier wrapper, so each step is recorded once.
-        previous = getattr(optimizer, "_gradient_norm_tracker", None)
-        apply_gradients = previous.original_apply if previous is not None else optimizer.apply
-        self.original_apply = apply_gradients
-
-        def apply_and_record(grads, trainable_variables=None):
-            variables = trainable_variables if trainable_variables is not None else optimizer._trainable_variables
-            self._record(grads, variables)
-            return apply_gradients(grads, trainable_variables)
-
-        optimizer.apply = apply_and_record
-        optimizer._gradient_norm_tracker = self
-        # A train function traced before the hook existed would bypass it.
-        model.train_function = None
-
-    def _epoch_rows(self):
-        """The `fast_fit` epoch being traced, if its steps fit the ring as rows 0, 1, ..., else None."""
-        epoch = fast_training.traced_epoch()
-        return epoch if epoch is not None and epoch.num_batches <= self.capacity else None
-
-    def _record(self, grads, variables):
-        # Runs inside the training graph at every step, where each op costs about as much
-        # as the arithmetic of a width-5 layer, so it is as few ops as possible: gather all
-        # gradients into one vector and store it (or its squared sum per variable).
-        by_path = {variable.path: grad for grad, variable in zip(grads, variables) if grad is not None}
-        # A variable the loss does not depend on has no gradient: count it as zero.
-        flat = tf.dynamic_stitch(
-            self._flat_positions,
-            [
-                by_path[variable.path] if variable.path in by_path else tf.zeros_like(variable)
-                for variable in self._variables
-            ],
-        )
-        epoch = self._epoch_rows()
-        if epoch is not None:
-            row = epoch.batch
-        else:
-            row = tf.math.floormod(tf.convert_to_tensor(self._iterations), self.capacity)
-        if self.keeps_gradients:
-            tf.raw_ops.ResourceScatterUpdate(resource=self._ring.handle, indices=row, updates=flat)
-        else:
-            squared_norms = tf.math.segment_sum(tf.square(flat), self._variable_of_entry)
-            tf.raw_ops.ResourceScatterUpdate(resource=self._ring.handle, indices=row, updates=squared_norms)
-            self._last_gradients.assign(flat)
-
-    def forget_steps(self):
-        """Makes the next `unread_steps` start from the optimizer's current step."""
-        self._steps_read.assign(tf.convert_to_tensor(self._iterations))
-
-    def unread_steps(self):
-        """Traceable: what the steps since the last call stored.
-
-        Returns:
-            The number of steps (an integer scalar; more than `capacity` means some were
-            overwritten) and their rows, oldest first, `[min(steps, capacity), ...]`:
-            for `step_norms`.
-        """
-        iterations = tf.convert_to_tensor(self._iterations)
-        epoch = self._epoch_rows()
-        if epoch is not None:  # This epoch call's steps, in rows 0, 1, ... (see `_record`).
-            self._steps_read.assign(iterations)
-            return tf.constant(epoch.num_batches, iterations.dtype), self._ring[: epoch.num_batches]
-        steps = iterations - self._steps_read
-        first = tf.maximum(self._steps_read, iterations - self.capacity)
-        rows = tf.math.floormod(tf.range(first, iterations), self.capacity)
-        self._steps_read.assign(iterations)
-        return steps, tf.gather(self._ring, rows)
-
-    def step_norms(self, rows):
-        """Traceable: the per-layer norms of stored rows (`unread_steps`), `[steps, layers, 3]`: kernel, bias, total."""
-        squared = (tf.square(rows) if self.keeps_gradients else rows) @ self._row_to_layer_parts
-        return tf.reshape(tf.sqrt(squared), [-1, len(self.keys), len(PARTS)])
-
-    def last_gradients(self, rows):
-        """Traceable: the last step's gradients, flat (`layer_slices` splits them by layer), given its rows."""
-        return rows[-1] if self.keeps_gradients else tf.identity(self._last_gradients)
-
-
-def epoch_statistics(step_norms):
-    """Traceable: the mean and max over steps of `[steps, layers, 3]` norms, as `[layers, 6]` (`STAT_NAMES`)."""
-    return tf.concat([tf.reduce_mean(step_norms, axis=0), tf.reduce_max(step_norms, axis=0)], axis=1)
+    rows = []
+    for layer in layers:
+        squares = {"kernel": 0.0, "bias": 0.0, "total": 0.0}
+        for variable in layer.trainable_weights:
+            grad = grads_by_path.get(variable.path)
+            if grad is None:
+                continue
+            square = tf.reduce_sum(tf.square(tf.convert_to_tensor(grad)))
+            if variable.name in ("kernel", "bias"):
+                squares[variable.name] += square
+            squares["total"] += square
+        rows.append(tf.sqrt(tf.stack([tf.cast(squares[part], tf.float32) for part in PARTS])))
+    return tf.stack(rows)
 
 
 class GradientNormLogger(keras.callbacks.Callback):
-    """Keras callback: per-layer gradient norms into `logs`, History and TensorBoard.
+    """Keras callback: per-layer gradient norms into the epoch `logs`, the History and TensorBoard.
 
     Args:
-        log_dir: TensorBoard run directory; events go to `<log_dir>/train`. `None`
-            keeps the numbers in the History only.
-        per_step: also log every optimizer step's per-layer norm.
+        log_dir: TensorBoard run directory; events go to `<log_dir>/train`. `None` keeps the
+            numbers in the History only.
         histogram_freq: write gradient histograms every this many epochs (0: never).
-        max_steps_per_epoch: optimizer steps the in-graph buffer holds between reads.
+        per_step: also write every optimizer step's total norm per layer (needs one optimizer
+            step per Keras batch, as plain `model.fit` takes them).
     """
 
-    def __init__(self, log_dir=None, per_step=False, histogram_freq=1, max_steps_per_epoch=1024):
+    def __init__(self, log_dir=None, histogram_freq=1, per_step=False):
         super().__init__()
-        self.log_dir = log_dir
-        self.per_step = per_step
-        self.histogram_freq = histogram_freq
-        self.max_steps_per_epoch = max_steps_per_epoch
-        self.tracker = None
+        self.log_dir, self.histogram_freq, self.per_step = log_dir, histogram_freq, per_step
         self.writer = None
 
     def set_model(self, model):
-        # Called by `fit` before it builds the train function, so the hook is traced in.
+        # `fit` calls this before it traces its train function, so the wrapper is traced in.
         super().set_model(model)
-        self.tracker = getattr(model.optimizer, "_gradient_norm_tracker", None)
-        if self.tracker is None or self.tracker.capacity < self.max_steps_per_epoch:
-            self.tracker = GradientNormTracker(model, capacity=self.max_steps_per_epoch)
+        if model.optimizer is None:
+            raise ValueError("compile the model before fitting it with a GradientNormLogger")
+        self.layers, self.keys = trainable_layers(model), layer_keys(model)
+        # What the steps of the current epoch add up, kept in variables that the train
+        # function updates in its graph: the sum and max of the norms, the step count, and
+        # the last step's norms and gradients.
+        self._sum = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
+        self._max = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
+        self._last = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
+        self._steps = tf.Variable(0, trainable=False)
+        variables = [variable for layer in self.layers for variable in layer.trainable_weights]
+        self._last_grads = {v.path: tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables}
+        self._wrap_apply(model)
+
+    def _wrap_apply(self, model):
+        optimizer = model.optimizer
+        original_apply = getattr(optimizer.apply, "original_apply", optimizer.apply)  # Wrap once, not twice.
+
+        def apply(grads, trainable_variables=None):
+            variables = trainable_variables if trainable_variables is not None else model.trainable_variables
+            self._record({variable.path: grad for grad, variable in zip(grads, variables) if grad is not None})
+            return original_apply(grads, trainable_variables)
+
+        apply.original_apply = original_apply
+        optimizer.apply = apply
+        model.train_function = None  # A train function traced before the wrapper would bypass it.
+
+    def _record(self, grads_by_path):
+        """Traceable, once per optimizer step: adds the step's norms to the epoch's."""
+        norms = layer_norms(self.layers, grads_by_path)
+        self._sum.assign_add(norms)
+        self._max.assign(tf.maximum(self._max, norms))
+        self._last.assign(norms)
+        self._steps.assign_add(1)
+        for path, grad in grads_by_path.items():
+            if path in self._last_grads:
+                self._last_grads[path].assign(tf.convert_to_tensor(grad))
 
     def on_train_begin(self, logs=None):
-        steps = self.params.get("steps") if self.params else None
-        if steps and steps > self.tracker.capacity:
-            raise ValueError(f"{steps} steps per epoch; pass GradientNormLogger(max_steps_per_epoch={steps})")
         if self.log_dir is not None and self.writer is None:
-            self.writer = EventWriter(Path(self.log_dir) / "train")
-        self.tracker.forget_steps()  # Steps taken before this fit are not this fit's.
-        keys = self.tracker.keys
-        self._history_keys = [history_key(key, stat) for key in keys for stat in STAT_NAMES]
-        self._histogram_tags = [f"gradients/{key}" for key in keys]
-        self._step_tags = [f"grad_norm_step/{key}" for key in keys]
-        # `fast_fit` computes the statistics inside each epoch's call; plain `fit` calls this.
-        self._graph_statistics = tf.function(self.epoch_graph_statistics)
-        self._statistics_names = ["_gradient_epoch"]
-        if self.log_dir is not None and self.per_step:
-            self._statistics_names += ["_gradient_step_norms", "_gradient_last_step"]
+            self.writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "train"))
+        self._reset()
 
-    def epoch_graph_statistics(self):
-        """Traceable: the epoch's numbers, computed in the training graph (see `fast_fit`)."""
-        steps, rows = self.tracker.unread_steps()
-        step_norms = self.tracker.step_norms(rows)
-        # One vector, [steps, statistics..., last step's gradients...]: Keras unpacks each
-        # tensor an epoch's call returns in Python, at ~20 us apiece. The statistics are
-        # taken here, not in NumPy: between two calls, Python runs on cold caches, where
-        # each NumPy call costs ~30 us, more than ten graph ops.
-        parts = [tf.cast(tf.reshape(steps, [1]), tf.float32), tf.reshape(epoch_statistics(step_norms), [-1])]
-        if self.log_dir is not None and self.histogram_freq:
-            parts.append(self.tracker.last_gradients(rows))
-        statistics = {"_gradient_epoch": tf.concat(parts, axis=0)}
-        if self.log_dir is not None and self.per_step:
-            statistics["_gradient_step_norms"] = step_norms[:, :, PARTS.index("total")]
-            statistics["_gradient_last_step"] = tf.convert_to_tensor(self.model.optimizer.iterations)
-        return statistics
+    def _reset(self):
+        for variable in (self._sum, self._max):
+            variable.assign(tf.zeros_like(variable))
+        self._steps.assign(0)
+        self._steps_at_batch = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not (self.per_step and self.writer is not None):
+            return
+        steps = int(self._steps.numpy())
+        if steps - self._steps_at_batch != 1:
+            raise ValueError("per_step=True needs one optimizer step per batch, as plain model.fit takes them")
+        self._steps_at_batch = steps
+        step = int(self.model.optimizer.iterations.numpy())
+        with self.writer.as_default(step=step):
+            for key, norm in zip(self.keys, self._last.numpy()[:, PARTS.index("total")]):
+                tf.summary.scalar(f"grad_norm_step/{key}", norm)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        if "_gradient_epoch" in logs:  # Computed in the epoch's call, by fast_training.
-            statistics = {name: logs.pop(name) for name in self._statistics_names}
-        else:
-            statistics = self._graph_statistics()
-        epoch_vector = np.asarray(statistics["_gradient_epoch"])
-        steps = int(epoch_vector[0])
-        if steps > self.tracker.capacity:
-            raise RuntimeError(
-                f"{steps} optimizer steps in one epoch, more than the capacity "
-                f"{self.tracker.capacity}; pass a larger max_steps_per_epoch"
-            )
+        steps = int(self._steps.numpy())
         if not steps:
             return
-        num_statistics = len(self._history_keys)
-        scalars = dict(zip(self._history_keys, epoch_vector[1 : 1 + num_statistics].tolist()))
-        logs.update(scalars)
-        if self.writer is None:
-            return
-        histograms = {}
-        if self.histogram_freq and epoch % self.histogram_freq == 0:
-            gradients = epoch_vector[1 + num_statistics :]
-            histograms = {tag: gradients[part] for tag, part in zip(self._histogram_tags, self.tracker.layer_slices)}
-        self.writer.write(epoch, scalars, histograms)
-        if self.per_step:
-            first_step = int(statistics["_gradient_last_step"]) - steps + 1
-            for step, norms in enumerate(np.asarray(statistics["_gradient_step_norms"]).tolist(), start=first_step):
-                self.writer.write(step, dict(zip(self._step_tags, norms)))
+        table = np.concatenate([self._sum.numpy() / steps, self._max.numpy()], axis=1)  # Columns: STAT_NAMES.
+        scalars = {
+            history_key(key, stat): float(value)
+            for key, row in zip(self.keys, table)
+            for stat, value in zip(STAT_NAMES, row)
+        }
+        if logs is not None:
+            logs.update(scalars)
+        if self.writer is not None:
+            self._write(epoch, scalars)
+        self._reset()
+
+    def _write(self, epoch, scalars):
+        with self.writer.as_default(step=epoch):
+            for tag, value in scalars.items():
+                tf.summary.scalar(tag, value)
+            if self.histogram_freq and epoch % self.histogram_freq == 0:
+                for key, layer in zip(self.keys, self.layers):
+                    grads = [tf.reshape(self._last_grads[variable.path], [-1]) for variable in layer.trainable_weights]
+                    tf.summary.histogram(f"gradients/{key}", tf.concat(grads, axis=0))
+        self.writer.flush()
 
     def on_train_end(self, logs=None):
         self.close()

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import grad_logging
+from gradient_lab import fast_gradients
 from gradient_lab.seed_statistics import SUCCESS_ACCURACY
 
 TANH_SATURATION = 0.97
@@ -48,7 +49,7 @@ class LayerDiagnostics(keras.callbacks.Callback):
     over `x` per epoch, inside the epoch's own call under `fast_fit`, computes everything
     for all layers at once, as a handful of ops on one `[inputs, units]` table (each op
     in the epoch's graph costs time every epoch). The update ratio needs
-    `grad_logging.GradientNormLogger` earlier in the callback list.
+    a gradient-norm logger earlier in the callback list.
     Keys: `saturation/<layer key>` (tanh and sigmoid layers), `dead_units/<layer key>`
     (ReLU layers), `activation_mean/...`, `activation_std/...`, `update_ratio/...`.
     """
@@ -84,8 +85,8 @@ class LayerDiagnostics(keras.callbacks.Callback):
             [threshold.get(self.kinds[layer], np.inf) ** 2 for layer in layer_of_unit], tf.float32
         )
         weights = [weight for layer in self.layers for weight in layer.trainable_weights]
-        self._weight_positions = grad_logging.flat_positions(weights)
-        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), grad_logging.layer_sizes(self.layers)))
+        self._weight_positions = fast_gradients.flat_positions(weights)
+        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), fast_gradients.layer_sizes(self.layers)))
 
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""

@@ -231,16 +231,17 @@ def _callbacks(config, run_dir, x_train, history):
     """The run's callbacks, and the decision-boundary snapshots (or None)."""
     import keras
 
-    from gradient_lab import diagnostics
-    import grad_logging
-    from gradient_lab import tensorboard_events
+    from gradient_lab import diagnostics, fast_gradients, tensorboard_events
 
     callbacks, snapshots = [keras.callbacks.TerminateOnNaN()], None
     if config.grad_logging:
         steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
         callbacks.append(
-            grad_logging.GradientNormLogger(
-                run_dir, config.per_step, config.histogram_freq, max_steps_per_epoch=steps_per_epoch
+            fast_gradients.FastGradientNormLogger(
+                run_dir,
+                histogram_freq=config.histogram_freq,
+                per_step=config.per_step,
+                max_steps_per_epoch=steps_per_epoch,
             )
         )
     if config.diagnostics:

@@ -7,17 +7,17 @@ import pytest
 import data
 from gradient_lab import diagnostics
 from gradient_lab import experiment
-from gradient_lab import fast_training
+from gradient_lab import fast_gradients, fast_training
 import grad_logging
 from gradient_lab import models
-from test_grad_logging import tape_layer_norms
+from gradient_reference import tape_layer_norms
 
 LEARNING_RATE = 1e-9  # Small enough that the weights do not move within the test's one epoch.
 
 
 def one_epoch_logs(model, x, y):
     models.compile_mlp(model, learning_rate=LEARNING_RATE, momentum=0.0)
-    callbacks = [grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)]
+    callbacks = [fast_gradients.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)]
     history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0, callbacks=callbacks).history
     return {key: values[0] for key, values in history.items()}
 
@@ -75,7 +75,7 @@ def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
             y,
             epochs=1,
             batch_size=len(x),
-            callbacks=[grad_logging.GradientNormLogger(), diagnostics.LayerDiagnostics(x)],
+            callbacks=[fast_gradients.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)],
         ).history
         for key, value in expected.items():
             if key.split("/")[0] in ("saturation", "activation_mean", "activation_std", "update_ratio"):
