@@ -25,6 +25,8 @@ import functools
 import keras
 import tensorflow as tf
 
+from gradient_lab import keras_internals
+
 
 def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, callbacks=None, seed=0, verbose=0):
     """Trains like `model.fit(x, y, batch_size, epochs, shuffle=True, validation_data)`, one call per epoch.
@@ -44,11 +46,8 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
     """
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    # Keras's TensorFlow trainer builds the compiled metrics while tracing the train
-    # function, and TensorFlow traces a function that creates variables twice: building
-    # them here first saves one trace of the whole epoch (~0.4 s for a deep MLP).
-    model._symbolic_build(data_batch=(x[:1], y[:1]))
-    model.train_step = functools.partial(
+    _build_compiled_metrics(model, x[:1], y[:1])
+    train_step = functools.partial(
         _train_one_epoch,
         model,
         batch_size=batch_size,
@@ -56,20 +55,24 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
         validation_data=None if validation_data is None else tuple(tf.constant(v) for v in validation_data),
         statistics=[callback for callback in callbacks or [] if hasattr(callback, "epoch_graph_statistics")],
     )
-    model.train_function = None
-    # Keras resets the metrics before every epoch with a dozen eager ops (~2 ms), and
-    # re-reads them after it (~0.7 ms); the epoch function resets them in the graph and
-    # returns the complete logs, so both are skipped.
-    model.reset_metrics = _reset_nothing
-    model._get_metrics_result_or_logs = _logs_as_returned
     whole_training_set = tf.data.Dataset.from_tensors((tf.constant(x), tf.constant(y))).repeat()
-    try:
+    with keras_internals.fit_hooks(model, train_step, callbacks) as callbacks:
         return model.fit(
             whole_training_set, epochs=epochs, steps_per_epoch=1, shuffle=False, callbacks=callbacks, verbose=verbose
         )
-    finally:
-        del model.train_step, model.reset_metrics, model._get_metrics_result_or_logs  # Back to the class's.
-        model.train_function = None
+
+
+def _build_compiled_metrics(model, x, y):
+    """Creates the compiled loss's and metrics' variables now, eagerly, on one sample.
+
+    Keras would create them while tracing the train function, and TensorFlow traces a
+    function that creates variables twice: this saves one trace of the whole epoch.
+    """
+    x, y = tf.constant(x), tf.constant(y)
+    y_pred = model(x, training=False)
+    model.compute_loss(x, y, y_pred)
+    model.compute_metrics(x, y, y_pred, sample_weight=None)
+    model.reset_metrics()
 
 
 @dataclasses.dataclass
@@ -96,14 +99,6 @@ def _tracing_epoch(num_batches):
         yield _traced_epoch
     finally:
         _traced_epoch = None
-
-
-def _reset_nothing():
-    pass
-
-
-def _logs_as_returned(logs):
-    return logs
 
 
 def _reset_metrics_in_graph(model):
