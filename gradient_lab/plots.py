@@ -1,4 +1,9 @@
-"""Figures of the experiment: the data, learning curves, per-layer gradient norms, comparisons."""
+"""Figures of one run and of the three models: the data, learning curves, per-layer gradient norms, comparisons.
+
+Every figure comes in two parts: `draw_<figure>(...)` returns the matplotlib Figure, so that a test can read
+what it shows, and `save_<figure>(..., path)` draws it, writes it as a PNG and returns the path. The figures of
+many seeds and of the studies live in `study_plots.py`; `save_multiseed` and `save_study` are importable here too.
+"""
 
 from pathlib import Path
 
@@ -22,6 +27,9 @@ def model_title(config):
 
 
 def _save(figure, path):
+    """Writes `figure` to `path` as a PNG and closes it; returns the path, or None when `figure` is None."""
+    if figure is None:
+        return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110, bbox_inches="tight")
@@ -34,8 +42,16 @@ def layer_colors(num_layers):
     return plt.cm.viridis(np.linspace(0.0, 0.9, num_layers))
 
 
-def save_circles(x_train, y_train, x_test, y_test, path, noise=0.1):
-    """Scatter plot of both splits, one colour per class."""
+def draw_circles(x_train, y_train, x_test, y_test, noise=0.1):
+    """Scatter plot of both splits, one colour per class.
+
+    Args:
+        x_train, y_train, x_test, y_test: the points, shape (n, 2), and their labels, 0 or 1.
+        noise: the `make_circles` noise, for the title.
+
+    Returns:
+        The Figure: the train split on the left, the test split on the right.
+    """
     figure, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
     for ax, x, y, split in [(axes[0], x_train, y_train, "train"), (axes[1], x_test, y_test, "test")]:
         for label, color, name in [(0, "tab:blue", "outer circle (0)"), (1, "tab:orange", "inner circle (1)")]:
@@ -46,11 +62,23 @@ def save_circles(x_train, y_train, x_test, y_test, path, noise=0.1):
     axes[0].set_ylabel("x2 (scaled)")
     axes[0].legend(loc="upper right", fontsize=8)
     figure.suptitle(f"make_circles(n_samples={len(x_train) + len(x_test)}, noise={noise}), scaled to [-1, 1]")
-    return _save(figure, path)
+    return figure
 
 
-def save_learning_curves(result, path):
-    """Train and test accuracy and loss per epoch of one run."""
+def save_circles(x_train, y_train, x_test, y_test, path, noise=0.1):
+    """Writes `draw_circles` to `path`; returns the path."""
+    return _save(draw_circles(x_train, y_train, x_test, y_test, noise), path)
+
+
+def draw_learning_curves(result):
+    """Train and test accuracy and loss per epoch of one run.
+
+    Args:
+        result: a run's result dict (see `experiment.train_and_evaluate`).
+
+    Returns:
+        The Figure: accuracy on the left, loss on the right, train then test in each.
+    """
     history = result["history"]
     epochs = np.arange(1, len(history["loss"]) + 1)
     figure, (accuracy_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -64,7 +92,12 @@ def save_learning_curves(result, path):
         ax.legend()
         ax.grid(alpha=0.3)
     figure.suptitle(f"{result['run_name']}: learning curves")
-    return _save(figure, path)
+    return figure
+
+
+def save_learning_curves(result, path):
+    """Writes `draw_learning_curves` to `path`; returns the path."""
+    return _save(draw_learning_curves(result), path)
 
 
 def plot_gradient_norms(ax, result, stat="mean"):
@@ -80,17 +113,36 @@ def plot_gradient_norms(ax, result, stat="mean"):
     ax.grid(alpha=0.3, which="both")
 
 
-def save_gradient_norms(result, path):
-    """Per-layer gradient norm per epoch of one run, log scale."""
+def draw_gradient_norms(result):
+    """Per-layer gradient norm per epoch of one run, log scale.
+
+    Args:
+        result: a run's result dict, with gradient logging on.
+
+    Returns:
+        The Figure: one line per layer, in `result["layer_keys"]` order.
+    """
     figure, ax = plt.subplots(figsize=(7, 4.5))
     plot_gradient_norms(ax, result)
     ax.legend(title="layer (input -> output)", fontsize=8)
     ax.set_title(f"{result['run_name']}: gradient norm per layer")
-    return _save(figure, path)
+    return figure
 
 
-def save_comparison(results_by_model, path):
-    """The models side by side on shared axes: gradient norms per layer and test accuracy."""
+def save_gradient_norms(result, path):
+    """Writes `draw_gradient_norms` to `path`; returns the path."""
+    return _save(draw_gradient_norms(result), path)
+
+
+def draw_comparison(results_by_model):
+    """The models side by side on shared axes: gradient norms per layer and test accuracy.
+
+    Args:
+        results_by_model: model name -> that model's result dict.
+
+    Returns:
+        The Figure: one column per model in `MODEL_ORDER` (others after), gradient norms above, test accuracy below.
+    """
     names = [name for name in MODEL_ORDER if name in results_by_model]
     names += [name for name in results_by_model if name not in names]
     figure, axes = plt.subplots(2, len(names), figsize=(4.6 * len(names), 7.5), sharey="row", squeeze=False)
@@ -110,183 +162,38 @@ def save_comparison(results_by_model, path):
     axes[1, 0].set_ylabel("test accuracy")
     figure.suptitle("Vanishing gradients: mean gradient norm of every layer per epoch, and test accuracy")
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
 
 
-def plot_median_band(ax, curves, color, label):
-    """Draws the median over runs of per-epoch curves with an interquartile band."""
-    curves = np.asarray(curves, dtype=float)
-    epochs = np.arange(1, curves.shape[1] + 1)
-    low, median, high = np.nanpercentile(curves, [25, 50, 75], axis=0)
-    ax.plot(epochs, median, color=color, label=label)
-    ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
+def save_comparison(results_by_model, path):
+    """Writes `draw_comparison` to `path`; returns the path."""
+    return _save(draw_comparison(results_by_model), path)
 
 
 def save_multiseed(results, path, success=SUCCESS_ACCURACY):
-    """Accuracy of every seed per model, and the median gradient norm per layer with its IQR band."""
-    by_model = {}
-    for result in results:
-        if result["status"] == "completed":
-            by_model.setdefault(result["config"]["model"], []).append(result)
-    names = [name for name in MODEL_ORDER if name in by_model] + [name for name in by_model if name not in MODEL_ORDER]
-    figure, axes = plt.subplots(1, 1 + len(names), figsize=(4.4 * (1 + len(names)), 4.6))
-    strip = axes[0]
-    rng = np.random.default_rng(0)  # Jitter only, so points do not hide each other.
-    for index, name in enumerate(names):
-        accuracies = [result["test_accuracy"] for result in by_model[name]]
-        strip.scatter(index + rng.uniform(-0.15, 0.15, len(accuracies)), accuracies, s=16, alpha=0.7)
-        strip.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
-    strip.axhline(success, color="gray", linestyle="--", linewidth=1, label=f"success >= {success}")
-    strip.set_xticks(range(len(names)), [name.replace("_", "\n") for name in names])
-    strip.set(
-        ylabel="final test accuracy", ylim=(0.3, 1.0), title=f"every seed (n = {len(by_model[names[0]])}), bar = median"
-    )
-    strip.legend(loc="lower right", fontsize=8)
-    for ax, name in zip(axes[1:], names):
-        keys = by_model[name][0]["layer_keys"]
-        for key, color in zip(keys, layer_colors(len(keys))):
-            plot_median_band(ax, [result["history"][f"grad_norm/{key}/mean"] for result in by_model[name]], color, key)
-        ax.set(yscale="log", xlabel="epoch")
-        ax.set_title(model_title(by_model[name][0]["config"]), fontsize=10)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, title="layer, median and IQR", title_fontsize=7)
-    axes[1].set_ylabel("gradient L2 norm (epoch mean)")
-    shared = [ax.get_ylim() for ax in axes[1:]]
-    for ax in axes[1:]:
-        ax.set_ylim(min(low for low, _ in shared), max(high for _, high in shared))
-    figure.suptitle("Three models over many seeds: outcome and gradient flow")
-    figure.tight_layout()
-    return _save(figure, path)
+    """Writes `study_plots.draw_multiseed` to `path`; returns the path."""
+    from gradient_lab import study_plots  # Here, not at the top: `study_plots` imports this module's helpers.
 
-
-def _cells(results):
-    """Groups completed runs by (configuration, variant, depth); variant is width or optimizer."""
-    cells = {}
-    for result in results:
-        if result["status"] == "completed":
-            config = result["config"]
-            variant = f"width {config['width']}, {config['optimizer']}"
-            cells.setdefault((config["model"], variant, config["num_hidden_layers"]), []).append(result)
-    return cells
-
-
-def _first_layer_norm(result, epoch):
-    return result["history"][f"grad_norm/{result['layer_keys'][0]}/mean"][epoch]
-
-
-def _success_rate(members, success=SUCCESS_ACCURACY):
-    return float(np.mean([result["test_accuracy"] >= success for result in members]))
+    return study_plots.save_multiseed(results, path, success)
 
 
 def save_study(name, results, path):
-    """The figure of one extension study (see `studies.py`)."""
-    cells = _cells(results)
-    configurations = list(dict.fromkeys(key[0] for key in cells))
-    variants = list(dict.fromkeys(key[1] for key in cells))
-    depths = sorted({key[2] for key in cells})
-    lines = [
-        (configuration, variant)
-        for configuration in configurations
-        for variant in variants
-        if any((configuration, variant, depth) in cells for depth in depths)
-    ]
-    colors = dict(zip(lines, plt.cm.tab10(np.arange(len(lines)) % 10)))
-    label = {line: line[0] if len(variants) == 1 else f"{line[0]} ({line[1]})" for line in lines}
+    """Writes `study_plots.draw_study` to `path`; returns the path."""
+    from gradient_lab import study_plots
 
-    if name == "weights":
-        return _save_weight_study(cells, label, path)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13 + 0.25 * max(0, len(cells) - 8), 5.2))
-    if name in ("depth", "width") or len(depths) > 2:
-        # Trainability map: success rate per line and depth.
-        grid = np.full((len(lines), len(depths)), np.nan)
-        for row, line in enumerate(lines):
-            for column, depth in enumerate(depths):
-                if line + (depth,) in cells:
-                    grid[row, column] = _success_rate(cells[line + (depth,)])
-        image = left.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
-        for (row, column), value in np.ndenumerate(grid):
-            if not np.isnan(value):
-                left.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=8)
-        left.set_xticks(range(len(depths)), depths)
-        left.set_yticks(range(len(lines)), [label[line] for line in lines])
-        left.set(xlabel="hidden layers", title=f"success rate (test accuracy >= {SUCCESS_ACCURACY})")
-        figure.colorbar(image, ax=left, fraction=0.03)
-    else:
-        # Accuracy of every seed per cell.
-        positions = [(line, depth) for line in lines for depth in depths if line + (depth,) in cells]
-        rng = np.random.default_rng(0)  # Jitter only.
-        for index, (line, depth) in enumerate(positions):
-            accuracies = [result["test_accuracy"] for result in cells[line + (depth,)]]
-            left.scatter(index + rng.uniform(-0.15, 0.15, len(accuracies)), accuracies, s=14, color=colors[line])
-            left.hlines(np.median(accuracies), index - 0.3, index + 0.3, color="black")
-        left.set_xticks(
-            range(len(positions)),
-            [f"{label[line]}, depth {depth}" for line, depth in positions],
-            fontsize=7,
-            rotation=55,
-            ha="right",
-            rotation_mode="anchor",
-        )
-        left.axhline(SUCCESS_ACCURACY, color="gray", linestyle="--", linewidth=1)
-        left.set(ylabel="final test accuracy", ylim=(0.3, 1.0), title="every seed, bar = median")
-    if len(depths) == 1:
-        # One depth: the first layer's gradient over the epochs says more than one point.
-        for line in lines:
-            members = cells[line + (depths[0],)]
-            key = members[0]["layer_keys"][0]
-            plot_median_band(
-                right, [result["history"][f"grad_norm/{key}/mean"] for result in members], colors[line], label[line]
-            )
-        right.set(
-            yscale="log",
-            xlabel="epoch",
-            ylabel="first hidden layer gradient norm (median, IQR)",
-            title=f"gradient reaching the first layer, depth {depths[0]}",
-        )
-        right.grid(alpha=0.3, which="both")
-        right.legend(fontsize=7)
-        figure.suptitle(f"Study: {name}")
-        figure.tight_layout()
-        return _save(figure, path)
-    for line in lines:
-        present = [depth for depth in depths if line + (depth,) in cells]
-        for epoch, style, when in [(0, "--", "epoch 1"), (-1, "-", "end")]:
-            medians = [
-                np.median([_first_layer_norm(result, epoch) for result in cells[line + (depth,)]]) for depth in present
-            ]
-            right.plot(
-                present, medians, style, marker="o", markersize=3, color=colors[line], label=f"{label[line]}, {when}"
-            )
-    right.set(
-        yscale="log",
-        xlabel="hidden layers",
-        ylabel="first hidden layer gradient norm (median over seeds)",
-        title="gradient reaching the first layer",
-    )
-    right.grid(alpha=0.3, which="both")
-    right.legend(fontsize=7, ncol=2)
-    figure.suptitle(f"Study: {name}")
-    figure.tight_layout()
-    return _save(figure, path)
+    return study_plots.save_study(name, results, path)
 
 
-def _save_weight_study(cells, label, path):
-    figure, axes = plt.subplots(1, len(cells), figsize=(5.5 * len(cells), 4.5), sharey=True, squeeze=False)
-    for ax, (cell, members) in zip(axes[0], cells.items()):
-        keys = members[0]["layer_keys"]
-        for key, color in zip(keys, layer_colors(len(keys))):
-            plot_median_band(ax, [result["history"][f"weight_change_l1/{key}"] for result in members], color, key)
-        ax.set(yscale="log", xlabel="epoch", title=f"{label[cell[:2]]}, depth {cell[2]} (n = {len(members)})")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, title="layer, median and IQR", title_fontsize=7)
-    axes[0, 0].set_ylabel("L1 distance of the weights from their initial values")
-    figure.suptitle("Study: weights - how far each layer moves during training")
-    figure.tight_layout()
-    return _save(figure, path)
+def draw_gradient_heatmap(result):
+    """Layers against epochs, colour = gradient norm (log scale), input side at the bottom.
 
+    Args:
+        result: a run's result dict, with gradient logging on.
 
-def save_gradient_heatmap(result, path):
-    """Layers against epochs, colour = gradient norm (log scale), input side at the bottom."""
+    Returns:
+        The Figure, its image one row per layer (row 0, the input side, at the bottom), or None when no norm is
+        positive and finite.
+    """
     from matplotlib.colors import LogNorm
 
     keys = result["layer_keys"]
@@ -307,11 +214,25 @@ def save_gradient_heatmap(result, path):
     ax.set_yticks(range(len(keys)), keys)
     ax.set(xlabel="epoch", ylabel="layer (input at the bottom)", title=f"{result['run_name']}: gradient norm heatmap")
     figure.colorbar(image, ax=ax, label="gradient L2 norm (epoch mean, log scale)")
-    return _save(figure, path)
+    return figure
 
 
-def save_decision_boundaries(snapshots, x_test, y_test, result, path):
-    """Predicted probability over the input square at the snapshot epochs, test points on top."""
+def save_gradient_heatmap(result, path):
+    """Writes `draw_gradient_heatmap` to `path`; returns the path, or None when there is nothing to draw."""
+    return _save(draw_gradient_heatmap(result), path)
+
+
+def draw_decision_boundaries(snapshots, x_test, y_test, result):
+    """Predicted probability over the input square at the snapshot epochs, test points on top.
+
+    Args:
+        snapshots: a `diagnostics.DecisionBoundarySnapshots` after training (`grid_x`, `grid_y`, `snapshots`).
+        x_test, y_test: the test points and their labels.
+        result: the run's result dict, for the title.
+
+    Returns:
+        The Figure, one panel per snapshot epoch in increasing order, or None without snapshots.
+    """
     epochs = sorted(snapshots.snapshots)
     if not epochs:
         return None
@@ -331,11 +252,23 @@ def save_decision_boundaries(snapshots, x_test, y_test, result, path):
         ax.set(title=f"epoch {epoch}", xticks=[], yticks=[], aspect="equal")
     figure.colorbar(image, ax=axes[0].tolist(), label="P(inner circle)", fraction=0.02)
     figure.suptitle(f"{result['run_name']}: decision boundary (black, P = 0.5) over the test points")
-    return _save(figure, path)
+    return figure
 
 
-def save_backward_signal(result, path):
-    """At initialisation: the theory's Jacobian product, the exact backward signal and the measured gradient."""
+def save_decision_boundaries(snapshots, x_test, y_test, result, path):
+    """Writes `draw_decision_boundaries` to `path`; returns the path, or None without snapshots."""
+    return _save(draw_decision_boundaries(snapshots, x_test, y_test, result), path)
+
+
+def draw_backward_signal(result):
+    """At initialisation: the theory's Jacobian product, the exact backward signal and the measured gradient.
+
+    Args:
+        result: a run's result dict, with diagnostics on (`result["init_diagnostics"]`).
+
+    Returns:
+        The Figure: three lines over the layers, each divided by its value at the output layer.
+    """
     init = result["init_diagnostics"]
     keys = init["layer_keys"]
     positions = np.arange(len(keys))
@@ -356,4 +289,9 @@ def save_backward_signal(result, path):
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return _save(figure, path)
+    return figure
+
+
+def save_backward_signal(result, path):
+    """Writes `draw_backward_signal` to `path`; returns the path."""
+    return _save(draw_backward_signal(result), path)

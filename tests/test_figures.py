@@ -1,0 +1,376 @@
+"""Figure contracts: every figure draws the data it should show, read back from the Figure's artists."""
+
+from types import SimpleNamespace
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection
+
+from gradient_lab import plots, study_plots
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def make_result(model="deep_tanh", depth=3, epochs=5, seed=0, accuracy=0.9, width=5, optimizer="sgd"):
+    """A hand-made result dict with the keys the figures read; every curve is distinct."""
+    rng = np.random.default_rng([seed, depth, epochs, len(model), width])
+    keys = [f"{i:02d}_hidden_{i}" for i in range(1, depth + 1)] + [f"{depth + 1:02d}_output"]
+    history = {name: list(rng.uniform(0.3, 1.0, epochs)) for name in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    for position, key in enumerate(keys):
+        scale = 10.0 ** (position - depth)  # Vanishing: smaller towards the input.
+        history[f"grad_norm/{key}/mean"] = list(scale * rng.uniform(0.5, 1.5, epochs))
+        history[f"grad_norm/{key}/max"] = list(3 * scale * rng.uniform(0.5, 1.5, epochs))
+        history[f"weight_change_l1/{key}"] = list(scale * rng.uniform(0.5, 1.5, epochs))
+    init = {"layer_keys": keys}
+    for name in ("jacobian_product", "backward_signal", "gradient_norm"):
+        init[name] = list(10.0 ** (np.arange(len(keys)) - depth) * rng.uniform(0.5, 1.5, len(keys)))
+    config = {
+        "model": model,
+        "num_hidden_layers": depth,
+        "width": width,
+        "activation": "tanh",
+        "initializer": "uniform_0_1",
+        "optimizer": optimizer,
+    }
+    return {
+        "run_name": f"{model}-seed{seed}",
+        "status": "completed",
+        "config": config,
+        "seed": seed,
+        "layer_keys": keys,
+        "history": history,
+        "test_accuracy": accuracy,
+        "init_diagnostics": init,
+    }
+
+
+def line_data(ax):
+    """Returns the (x, y) arrays of every Line2D of an axis, in drawing order."""
+    return [(np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)) for line in ax.get_lines()]
+
+
+def legend_labels(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def scatter_offsets(ax):
+    """Returns the points of every scatter of an axis, in drawing order."""
+    return [np.asarray(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+
+
+def tick_labels(ax, axis="x"):
+    return [label.get_text() for label in getattr(ax, f"get_{axis}ticklabels")()]
+
+
+def assert_labelled(ax):
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def epochs_of(values):
+    return np.arange(1, len(values) + 1)
+
+
+def test_circles_show_each_split_by_class():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (60, 2))
+    y = (np.hypot(*x.T) < 0.6).astype(float)
+    figure = plots.draw_circles(x[:40], y[:40], x[40:], y[40:], noise=0.3)
+    train_ax, test_ax = figure.axes
+    for ax, points, labels in [(train_ax, x[:40], y[:40]), (test_ax, x[40:], y[40:])]:
+        outer, inner = scatter_offsets(ax)
+        np.testing.assert_array_equal(outer, points[labels == 0])
+        np.testing.assert_array_equal(inner, points[labels == 1])
+        assert ax.get_title().endswith(f"{len(points)} points") and ax.get_xlabel()
+    assert train_ax.get_ylabel() and legend_labels(train_ax) == ["outer circle (0)", "inner circle (1)"]
+    assert "noise=0.3" in figure.get_suptitle()
+
+
+def test_learning_curves_show_the_history():
+    result = make_result()
+    history = result["history"]
+    accuracy_ax, loss_ax = plots.draw_learning_curves(result).axes
+    for ax, keys in [(accuracy_ax, ("accuracy", "val_accuracy")), (loss_ax, ("loss", "val_loss"))]:
+        assert len(ax.get_lines()) == 2 and legend_labels(ax) == ["train", "test"]
+        for (x, y), key in zip(line_data(ax), keys):
+            np.testing.assert_array_equal(x, epochs_of(history[key]))
+            np.testing.assert_array_equal(y, history[key])
+        assert_labelled(ax)
+
+
+def test_gradient_norms_one_line_per_layer_in_layer_order():
+    result = make_result(depth=4)
+    (ax,) = plots.draw_gradient_norms(result).axes
+    assert legend_labels(ax) == result["layer_keys"]
+    assert len(ax.get_lines()) == len(result["layer_keys"])
+    for (x, y), key in zip(line_data(ax), result["layer_keys"]):
+        np.testing.assert_array_equal(x, epochs_of(y))
+        np.testing.assert_array_equal(y, result["history"][f"grad_norm/{key}/mean"])
+    assert ax.get_yscale() == "log"
+    assert_labelled(ax)
+
+
+def test_comparison_one_column_per_model_in_model_order():
+    results = {name: make_result(name, depth) for name, depth in [("deep_relu", 5), ("shallow_tanh", 1)]}
+    results["deep_tanh"] = make_result("deep_tanh", 5)
+    figure = plots.draw_comparison(results)
+    axes = np.array(figure.axes).reshape(2, 3)
+    for column, name in enumerate(["shallow_tanh", "deep_tanh", "deep_relu"]):
+        result = results[name]
+        norms_ax, accuracy_ax = axes[:, column]
+        assert norms_ax.get_title().startswith(f"{name}:") and norms_ax.get_yscale() == "log"
+        assert legend_labels(norms_ax) == result["layer_keys"]
+        for (_, y), key in zip(line_data(norms_ax), result["layer_keys"]):
+            np.testing.assert_array_equal(y, result["history"][f"grad_norm/{key}/mean"])
+        (x, accuracy), (_, chance) = line_data(accuracy_ax)
+        np.testing.assert_array_equal(accuracy, result["history"]["val_accuracy"])
+        np.testing.assert_array_equal(x, epochs_of(accuracy))
+        assert set(chance) == {0.5}
+        assert accuracy_ax.get_title() and accuracy_ax.get_xlabel()
+    assert axes[0, 0].get_ylabel() and axes[1, 0].get_ylabel()
+
+
+def test_comparison_puts_other_models_after_the_three():
+    results = {"wide": make_result("wide", 2), "deep_tanh": make_result("deep_tanh", 5)}
+    titles = [ax.get_title() for ax in plots.draw_comparison(results).axes[:2]]
+    assert [title.split(":")[0] for title in titles] == ["deep_tanh", "wide"]
+
+
+def test_heatmap_rows_are_layers_input_at_the_bottom():
+    result = make_result(depth=3, epochs=4)
+    first = result["layer_keys"][0]
+    result["history"][f"grad_norm/{first}/mean"][2] = 0.0  # No place on a log scale: left blank.
+    ax = plots.draw_gradient_heatmap(result).axes[0]
+    image = ax.images[0]
+    expected = np.array([result["history"][f"grad_norm/{key}/mean"] for key in result["layer_keys"]])
+    expected[0, 2] = np.nan
+    np.testing.assert_array_equal(np.ma.filled(image.get_array().astype(float), np.nan), expected)
+    assert image.origin == "lower"  # Row 0, the input side, at the bottom.
+    assert image.get_extent() == [0.5, 4.5, -0.5, 3.5]  # Epochs 1 to 4 centred on their cells.
+    assert tick_labels(ax, "y") == result["layer_keys"]
+    assert_labelled(ax)
+
+
+def test_heatmap_without_a_positive_norm_is_not_drawn(tmp_path):
+    result = make_result()
+    for key in result["layer_keys"]:
+        result["history"][f"grad_norm/{key}/mean"] = [float("nan")] * 5
+    assert plots.draw_gradient_heatmap(result) is None
+    assert plots.save_gradient_heatmap(result, tmp_path / "heatmap.png") is None
+    assert not (tmp_path / "heatmap.png").exists()
+
+
+def snapshots_with_boundaries(boundary_by_epoch):
+    """Snapshots whose probability rises linearly in x1 and crosses 0.5 at x1 = boundary_by_epoch[epoch]."""
+    axis = np.linspace(-1.2, 1.2, 25)
+    grid_x, grid_y = np.meshgrid(axis, axis)
+    snapshots = {epoch: np.clip(0.5 + (grid_x - at) / 4, 0, 1) for epoch, at in boundary_by_epoch.items()}
+    return SimpleNamespace(grid_x=grid_x, grid_y=grid_y, snapshots=snapshots)
+
+
+def test_decision_boundary_panels_match_the_snapshots():
+    boundaries = {100: 0.5, 1: -0.6, 10: 0.1}  # Not in epoch order: the panels are.
+    snapshots = snapshots_with_boundaries(boundaries)
+    rng = np.random.default_rng(0)
+    x_test = rng.uniform(-1, 1, (30, 2))
+    y_test = (x_test[:, 0] > 0).astype(float)
+    figure = plots.draw_decision_boundaries(snapshots, x_test, y_test, make_result())
+    panels = figure.axes[:3]  # The colour bar comes last.
+    assert len(figure.axes) == 4
+    for ax, epoch in zip(panels, [1, 10, 100]):
+        assert ax.get_title() == f"epoch {epoch}"
+        filled, boundary = ax.collections[:2]
+        np.testing.assert_array_equal(filled.levels, np.linspace(0, 1, 11))
+        assert (filled.zmin, filled.zmax) == (snapshots.snapshots[epoch].min(), snapshots.snapshots[epoch].max())
+        assert list(boundary.levels) == [0.5]
+        np.testing.assert_allclose(boundary.get_paths()[0].vertices[:, 0], boundaries[epoch], atol=1e-9)
+        outer, inner = scatter_offsets(ax)
+        np.testing.assert_array_equal(outer, x_test[y_test == 0])
+        np.testing.assert_array_equal(inner, x_test[y_test == 1])
+    assert figure.axes[3].get_ylabel() == "P(inner circle)"
+
+
+def test_decision_boundaries_without_snapshots_are_not_drawn(tmp_path):
+    empty = SimpleNamespace(snapshots={})
+    assert (
+        plots.save_decision_boundaries(empty, np.zeros((2, 2)), np.zeros(2), make_result(), tmp_path / "b.png") is None
+    )
+
+
+def test_backward_signal_is_relative_to_the_output_layer():
+    result = make_result(depth=4)
+    init = result["init_diagnostics"]
+    (ax,) = plots.draw_backward_signal(result).axes
+    lines = line_data(ax)
+    assert len(lines) == 3
+    for (x, y), name in zip(lines, ("jacobian_product", "backward_signal", "gradient_norm")):
+        np.testing.assert_array_equal(x, np.arange(len(init["layer_keys"])))
+        np.testing.assert_allclose(y, np.array(init[name]) / init[name][-1], rtol=1e-15)
+        assert y[-1] == 1.0
+    assert tick_labels(ax) == init["layer_keys"]
+    assert ax.get_yscale() == "log" and len(legend_labels(ax)) == 3
+    assert_labelled(ax)
+
+
+def test_multiseed_strip_has_one_point_per_seed():
+    accuracies = {"deep_relu": [0.95, 0.9, 0.97], "shallow_tanh": [0.99, 0.98, 0.96], "deep_tanh": [0.5, 0.52, 0.8]}
+    depths = {"shallow_tanh": 1, "deep_tanh": 5, "deep_relu": 5}
+    results = [
+        make_result(name, depths[name], seed=seed, accuracy=accuracy)
+        for name, values in accuracies.items()
+        for seed, accuracy in enumerate(values)
+    ]
+    results.append(dict(make_result("deep_tanh", 5, seed=9, accuracy=0.1), status="failed"))  # Not drawn.
+    figure = study_plots.draw_multiseed(results)
+    strip, *bands = figure.axes
+    names = ["shallow_tanh", "deep_tanh", "deep_relu"]
+    assert len(scatter_offsets(strip)) == len(bands) == 3
+    assert tick_labels(strip) == [name.replace("_", "\n") for name in names]
+    for index, (points, name) in enumerate(zip(scatter_offsets(strip), names)):
+        np.testing.assert_array_equal(points[:, 1], accuracies[name])
+        assert np.all(np.abs(points[:, 0] - index) <= 0.15)
+    assert strip.get_ylabel() and strip.get_title()
+    for ax, name in zip(bands, names):
+        members = [result for result in results if result["config"]["model"] == name and result["status"] != "failed"]
+        keys = members[0]["layer_keys"]
+        assert ax.get_title().startswith(f"{name}:") and ax.get_yscale() == "log"
+        assert legend_labels(ax) == keys
+        for (_, y), key in zip(line_data(ax), keys):
+            median = np.median([result["history"][f"grad_norm/{key}/mean"] for result in members], axis=0)
+            np.testing.assert_allclose(y, median, rtol=1e-12)
+    assert bands[0].get_ylabel()
+
+
+def study_results(accuracies, **overrides):
+    """Result dicts of a study: (configuration, depth) -> the test accuracy of each seed."""
+    return [
+        make_result(configuration, depth, seed=seed, accuracy=accuracy, **overrides)
+        for (configuration, depth), values in accuracies.items()
+        for seed, accuracy in enumerate(values)
+    ]
+
+
+def first_layer_median(results, configuration, depth, epoch):
+    """The median over a cell's completed runs of the first hidden layer's gradient norm at one epoch."""
+    members = [
+        result
+        for result in results
+        if result["status"] == "completed"
+        and (result["config"]["model"], result["config"]["num_hidden_layers"]) == (configuration, depth)
+    ]
+    return np.median([result["history"][f"grad_norm/{result['layer_keys'][0]}/mean"][epoch] for result in members])
+
+
+def test_study_trainability_map_shows_the_success_rates():
+    accuracies = {
+        ("tanh_uniform01", 1): [0.9, 0.8],
+        ("tanh_uniform01", 3): [0.9, 0.5],
+        ("tanh_uniform01", 5): [0.5, 0.6],
+        ("relu_he", 1): [0.9, 0.75],
+        ("relu_he", 3): [0.74, 0.9],
+    }  # relu_he at depth 5 did not run.
+    results = study_results(accuracies)
+    results.append(dict(make_result("relu_he", 5, accuracy=0.9), status="failed"))  # Not a cell.
+    left, right, _colour_bar = study_plots.draw_study("depth", results).axes
+    expected = np.array([[1.0, 0.5, 0.0], [1.0, 0.5, np.nan]])  # 0.75 is a success, 0.74 is not.
+    np.testing.assert_array_equal(left.images[0].get_array(), expected)
+    assert tick_labels(left) == ["1", "3", "5"] and tick_labels(left, "y") == ["tanh_uniform01", "relu_he"]
+    assert [text.get_text() for text in left.texts] == ["100%", "50%", "0%", "100%", "50%"]
+    assert left.get_title() and left.get_xlabel()
+    assert left.images[0].get_clim() == (0, 1) and left.images[0].colorbar is not None
+    # Right: the first layer's gradient norm against depth, median over seeds, at epoch 1 and at the end.
+    expected = [
+        (line, present, epoch)
+        for line, present in [("tanh_uniform01", [1, 3, 5]), ("relu_he", [1, 3])]
+        for epoch in (0, -1)
+    ]
+    lines = line_data(right)
+    assert len(lines) == len(expected) and right.get_yscale() == "log"
+    for (x, y), (configuration, present, epoch) in zip(lines, expected):
+        np.testing.assert_array_equal(x, present)
+        medians = [first_layer_median(results, configuration, depth, epoch) for depth in present]
+        np.testing.assert_allclose(y, medians, rtol=1e-12)
+    assert_labelled(right)
+
+
+def test_study_with_one_depth_shows_every_seed_and_the_first_layer_band():
+    accuracies = {("tanh_uniform01", 5): [0.5, 0.6, 0.9], ("relu_he", 5): [0.95, 0.9, 0.99]}
+    results = study_results(accuracies, optimizer="sgd") + study_results(accuracies, optimizer="adam")
+    left, right = study_plots.draw_study("optimizer", results).axes
+    cells = [("tanh_uniform01", "sgd"), ("tanh_uniform01", "adam"), ("relu_he", "sgd"), ("relu_he", "adam")]
+    assert len(scatter_offsets(left)) == len(cells)
+    for points, (configuration, _) in zip(scatter_offsets(left), cells):
+        np.testing.assert_array_equal(points[:, 1], accuracies[(configuration, 5)])
+    labels = [f"{configuration} (width 5, {optimizer})" for configuration, optimizer in cells]
+    assert tick_labels(left) == [f"{label}, depth 5" for label in labels]
+    assert legend_labels(right) == labels and right.get_yscale() == "log"
+    for (_, y), (configuration, optimizer) in zip(line_data(right), cells):
+        members = [
+            r for r in results if r["config"]["model"] == configuration and r["config"]["optimizer"] == optimizer
+        ]
+        median = np.median([r["history"][f"grad_norm/{r['layer_keys'][0]}/mean"] for r in members], axis=0)
+        np.testing.assert_allclose(y, median, rtol=1e-12)
+    assert left.get_ylabel() and left.get_title()
+    assert_labelled(right)
+
+
+def test_weight_study_shows_how_far_each_layer_moves():
+    results = study_results({("tanh_uniform01", 2): [0.6, 0.5, 0.7], ("relu_he", 2): [0.9, 0.9, 0.9]})
+    figure = study_plots.draw_study("weights", results)
+    assert len(figure.axes) == 2
+    for ax, configuration in zip(figure.axes, ["tanh_uniform01", "relu_he"]):
+        members = [result for result in results if result["config"]["model"] == configuration]
+        keys = members[0]["layer_keys"]
+        assert ax.get_title().startswith(f"{configuration}, depth 2") and ax.get_yscale() == "log"
+        assert legend_labels(ax) == keys
+        for (_, y), key in zip(line_data(ax), keys):
+            median = np.median([result["history"][f"weight_change_l1/{key}"] for result in members], axis=0)
+            np.testing.assert_allclose(y, median, rtol=1e-12)
+    assert figure.axes[0].get_ylabel()
+
+
+@pytest.mark.parametrize(
+    "save",
+    [
+        lambda path: plots.save_learning_curves(make_result(), path),
+        lambda path: plots.save_gradient_norms(make_result(), path),
+        lambda path: plots.save_multiseed([make_result("deep_tanh", 5, seed=s) for s in range(3)], path),
+        lambda path: plots.save_study("weights", study_results({("relu_he", 2): [0.9, 0.8]}), path),
+    ],
+    ids=["learning_curves", "gradient_norms", "multiseed", "study"],
+)
+def test_save_writes_a_png_and_returns_its_path(tmp_path, save):
+    path = tmp_path / "figures" / "figure.png"
+    assert save(path) == path
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert height > 200 and width > 200
+    assert not plt.get_fignums()  # Closed after writing.
+
+
+@pytest.fixture(scope="module")
+def real_result(tmp_path_factory):
+    from gradient_lab import experiment
+
+    config = experiment.config_for("deep_tanh", epochs=3)
+    return experiment.train_and_evaluate(config, tmp_path_factory.mktemp("run") / "logs", figure_dir=None)
+
+
+def test_figures_of_a_real_run_show_its_history(real_result):
+    history, keys = real_result["history"], real_result["layer_keys"]
+    (norms_ax,) = plots.draw_gradient_norms(real_result).axes
+    assert legend_labels(norms_ax) == keys
+    for (_, y), key in zip(line_data(norms_ax), keys):
+        np.testing.assert_array_equal(y, history[f"grad_norm/{key}/mean"])
+    heatmap = plots.draw_gradient_heatmap(real_result).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(heatmap, [history[f"grad_norm/{key}/mean"] for key in keys])
+    init = real_result["init_diagnostics"]
+    (backward_ax,) = plots.draw_backward_signal(real_result).axes
+    for (_, y), name in zip(line_data(backward_ax), ("jacobian_product", "backward_signal", "gradient_norm")):
+        np.testing.assert_allclose(y, np.array(init[name]) / init[name][-1], rtol=1e-15)
+    accuracy_ax, _ = plots.draw_learning_curves(real_result).axes
+    np.testing.assert_array_equal(line_data(accuracy_ax)[1][1], history["val_accuracy"])
