@@ -1,31 +1,103 @@
 """Shallow and deep tanh MLPs on two circles: the deep one's gradients vanish.
 
-Both models initialise every kernel with U(0, 1). With one hidden layer the network
-learns the circles (about 0.82 test accuracy); with five, the layers near the input
-receive gradients orders of magnitude smaller than the output layer, and the network
-stays near chance (about 0.5).
+Both models draw every weight from U(0, 1). With one hidden layer the network learns the
+circles (about 0.82 test accuracy). With five, the layers near the input receive gradients
+tens of times smaller than the output layer's, and the network stays near chance (about 0.5).
 
-Run:  python mlp_tanh.py               (both models; --model shallow or deep for one)
-Writes: logs/<run>/ (TensorBoard + result.json) and figures/<model>_*.png
+Run:    python mlp_tanh.py               (both models; --model shallow or --model deep for one)
+Writes: logs/<model>/ (TensorBoard events, result.json) and figures/<model>_*.png
+Then:   tensorboard --logdir logs
 """
 
-from gradient_lab import cli
-from gradient_lab import experiment
+import math
 
-MODEL_CHOICES = {"shallow": ["shallow_tanh"], "deep": ["deep_tanh"], "both": ["shallow_tanh", "deep_tanh"]}
+from gradient_lab import cli
+
+cli.start_tensorflow()  # TensorFlow without its start-up chatter, on one CPU thread (faster for these tiny nets).
+
+import keras
+from keras import layers
+
+import data
+from gradient_lab import experiment
+from gradient_lab.fast_gradients import FastGradientNormLogger
+from gradient_lab.models import get_initializer
+from gradient_lab.recording import Run
+from gradient_lab.tensorboard_events import EpochMetricsLogger
+
+# 1. The config: the reference experiment's values. Each one is a flag (see --help).
+DEPTHS = {"shallow": 1, "deep": 5}  # Hidden layers of each model.
+WIDTH = 5  # Units per hidden layer.
+ACTIVATION = "tanh"
+INITIALIZER = "uniform_0_1"  # RandomUniform(0, 1) for every kernel: all weights positive.
+LEARNING_RATE, MOMENTUM = 0.01, 0.9  # SGD.
+EPOCHS, BATCH_SIZE = 500, 32
+SEED = 0  # Seeds the weights and the shuffling; the data has its own --data-seed.
+
+
+def parse_flags(argv):
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["shallow", "deep", "both"], default="both", help="default: %(default)s")
+    parser.add_argument("--depth", type=cli.positive_int(), help="hidden layers (default: 1 shallow, 5 deep)")
+    parser.add_argument("--width", type=cli.positive_int(), default=WIDTH, help="default: %(default)s")
+    parser.add_argument("--activation", default=ACTIVATION, help="hidden layers' activation (default: %(default)s)")
+    parser.add_argument("--initializer", default=INITIALIZER, help="every kernel's initializer (default: %(default)s)")
+    experiment.add_training_flags(parser, LEARNING_RATE, MOMENTUM, EPOCHS, BATCH_SIZE, SEED)
+    experiment.add_run_flags(parser)  # Data, diagnostics, outputs, --plain-fit.
+    return parser.parse_args(argv)
+
+
+def train(name, depth, args):
+    """Trains and records one tanh MLP with `depth` hidden layers; returns its `Run`."""
+    config = experiment.config_from_flags(args, name, num_hidden_layers=depth, output_initializer=args.initializer)
+    run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/<name>/
+    with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
+        keras.utils.set_random_seed(args.seed)
+
+        # 2. The data: two noisy concentric circles, 500 points to train on and 500 to test.
+        (x_train, y_train), (x_test, y_test) = data.load_circles(args.num_samples, args.noise, args.data_seed)
+
+        # 3. The model: `depth` Dense tanh layers of 5 units, then one sigmoid unit. Every
+        #    initializer gets its own seed, so the weights depend on --seed alone.
+        model = keras.Sequential([keras.Input(shape=(2,))], name=name)
+        for i in range(1, depth + 1):
+            model.add(layers.Dense(args.width, activation=args.activation, name=f"hidden_{i}",
+                                   kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000 + i)))
+        model.add(layers.Dense(1, activation="sigmoid", name="output",
+                               kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000)))
+
+        # 4. Compile: SGD with momentum on the binary cross-entropy.
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=args.momentum),
+                      loss="binary_crossentropy", metrics=["accuracy"])
+
+        # 5. Fit, logging each layer's gradient norm every epoch. FastGradientNormLogger gives
+        #    the numbers of grad_logging.GradientNormLogger (the plain version, to read and
+        #    copy), computed inside the epoch's own TensorFlow call.
+        steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
+        callbacks = [
+            FastGradientNormLogger(run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step,
+                                   max_steps_per_epoch=steps_per_epoch),
+            *run.diagnostics(model, x_train, y_train),  # Saturation, dead units, ... (--no-diagnostics: none).
+            EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard, as keras's TensorBoard.
+        ]
+        run.fit(model, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                validation_data=(x_test, y_test), callbacks=callbacks)
+
+    # 6. The figures: learning curves, gradient norm per layer, and the diagnostics'.
+    run.save_figures(args.figure_dir)
+    return run
 
 
 def main(argv=None):
-    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--model",
-        choices=sorted(MODEL_CHOICES),
-        default="both",
-        help="which tanh model to train (default: %(default)s)",
-    )
-    experiment.add_experiment_flags(parser)
-    args = parser.parse_args(argv)
-    return experiment.run_models(args, MODEL_CHOICES[args.model])
+    args = parse_flags(argv)
+    kinds = ["shallow", "deep"] if args.model == "both" else [args.model]
+    experiment.check_flags(args, num_runs=len(kinds))  # One error line and exit status 2 on a bad name or path.
+    exit_status = 0
+    for kind in kinds:
+        exit_status = max(exit_status, train(f"{kind}_tanh", args.depth or DEPTHS[kind], args).report())
+        if exit_status == Run.INTERRUPTED:
+            break
+    return exit_status
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # Write files; never open a window.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gradient_lab.seed_statistics import SUCCESS_ACCURACY  # noqa: E402
+from gradient_lab.thresholds import SUCCESS_ACCURACY  # noqa: E402
 
 MODEL_ORDER = ("shallow_tanh", "deep_tanh", "deep_relu")  # Left to right in comparisons.
 

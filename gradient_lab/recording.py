@@ -1,13 +1,248 @@
-"""Saving and loading run results: one `result.json` per run directory, written atomically."""
+"""A run's records: its directory, History, diagnostics, result JSON, HParams and figures.
 
+The scripts tell the experiment; a `Run` keeps the books around it:
+
+    run = recording.Run(config, log_dir="logs")   # logs/<model>/, numbered if taken
+    with run.recorded():                          # Ctrl-C: the epochs so far are still saved
+        ...build and compile the model...
+        run.fit(model, x_train, y_train, epochs=..., batch_size=..., validation_data=..., callbacks=[...])
+    run.save_figures("figures")
+    status = run.report()                         # prints the result line and the verdict
+
+`result.json` holds the config, status (`completed`, `nan_loss` or `interrupted`), final
+accuracies, every epoch's logs, the diagnostics and library versions; it is written
+atomically, so a reader never sees half a file.
+"""
+
+import contextlib
+import dataclasses
 import json
+import math
 import platform
+import shutil
+import time
 from importlib import metadata
 from pathlib import Path
 
 from gradient_lab import cli
 
 RESULT_FILE = "result.json"
+# What TensorBoard's HParams dashboard shows of every run, to filter and compare sweeps.
+HPARAMS = (
+    "model",
+    "num_hidden_layers",
+    "width",
+    "activation",
+    "initializer",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "seed",
+)
+FINAL_METRICS = ("train_accuracy", "test_accuracy")
+
+
+class Run:
+    """One training run: its directory under `log_dir`, its History, its result and its figures.
+
+    Args:
+        config: the run's `experiment.Config`, saved with the result.
+        log_dir: parent of the run directory.
+        run_name: the directory's name; defaults to `config.model`, numbered (`-2`, ...) if taken.
+        overwrite: replace a run directory of that name instead of numbering.
+    """
+
+    INTERRUPTED, NAN_LOSS = 130, 1  # Exit statuses.
+
+    def __init__(self, config, log_dir="logs", run_name=None, overwrite=False):
+        import keras
+
+        self.config = config
+        self.dir = new_run_dir(log_dir, run_name or config.model, overwrite)
+        self.history = keras.callbacks.History()  # Ours, so that it exists even if Ctrl-C comes early.
+        self.model = self.train_data = self.test_data = self.snapshots = self.init_diagnostics = None
+        self.status, self.result = "completed", None
+
+    @contextlib.contextmanager
+    def recorded(self):
+        """Times the `with` block and saves the result after it, also when Ctrl-C ends it."""
+        start = time.perf_counter()
+        try:
+            yield self
+        except KeyboardInterrupt:
+            self.status = "interrupted"
+        self.result = self._finish(time.perf_counter() - start)
+
+    def diagnostics(self, model, x, y):
+        """Returns the diagnostics' callbacks (none with `--no-diagnostics`); measures the backward signal at init.
+
+        They add saturation, dead units, activation statistics and update ratios per
+        layer to the epoch logs, keep decision-boundary snapshots and, with
+        `--weight-logging`, each layer's weight norms (see `gradient_lab/diagnostics.py`).
+        """
+        from gradient_lab import diagnostics
+
+        callbacks = []
+        if self.config.diagnostics:
+            self.init_diagnostics = diagnostics.backward_signal_at_init(model, x, y)
+            self.snapshots = diagnostics.DecisionBoundarySnapshots(epochs=(1, 10, 100, self.config.epochs))
+            callbacks += [diagnostics.LayerDiagnostics(x), self.snapshots]
+        if self.config.weight_logging:
+            callbacks.append(diagnostics.WeightNormLogger())
+        return callbacks
+
+    def fit(self, model, x, y, *, epochs, batch_size, validation_data, callbacks):
+        """Trains like `model.fit(x, y, batch_size, epochs, validation_data=..., callbacks=...)`.
+
+        By default each epoch runs in one TensorFlow call (`fast_training`), with the same
+        mini-batches of `batch_size`, reshuffled every epoch; with `--plain-fit`, in plain
+        `model.fit`. A NaN or Inf loss stops training; Ctrl-C stops it after flushing the logs.
+        """
+        import keras
+
+        from gradient_lab import fast_training
+
+        self.model, self.train_data, self.test_data = model, (x, y), validation_data
+        callbacks = [keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
+        try:
+            if self.config.plain_fit:
+                model.fit(
+                    x,
+                    y,
+                    batch_size=batch_size,
+                    epochs=epochs,
+                    validation_data=validation_data,
+                    shuffle=True,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
+            else:
+                fast_training.fit_whole_epochs(
+                    model,
+                    x,
+                    y,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    validation_data=validation_data,
+                    callbacks=callbacks,
+                    seed=self.config.seed,
+                )
+        finally:
+            for callback in callbacks:  # Flush what was logged, even after Ctrl-C.
+                if hasattr(callback, "close"):
+                    callback.close()
+        return self.history
+
+    def _finish(self, wall_time):
+        """Builds, saves and returns the result dict, with the final accuracies and the verdict."""
+        from gradient_lab import diagnostics
+
+        result = run_result(self.config, self.dir, self.model, self.history, self.status, wall_time)
+        if result["status"] == "completed" and self.model is not None:
+            result["train_accuracy"] = accuracy(self.model, *self.train_data)
+            result["test_accuracy"] = accuracy(self.model, *self.test_data)
+            if self.snapshots is not None and self.config.epochs not in self.snapshots.snapshots:
+                self.snapshots.take(self.config.epochs)
+        if self.config.diagnostics:
+            result["init_diagnostics"] = self.init_diagnostics
+            result["verdict"] = diagnostics.verdict(result) if result["epochs_completed"] else []
+        save_result(self.dir, result)
+        write_hparams(self.config, self.dir, result)
+        return result
+
+    def save_figures(self, figure_dir):
+        """Draws the run's figures as `<figure_dir>/<run name>_<kind>.png` (nothing if no epoch completed)."""
+        from gradient_lab import plots
+
+        result = self.result
+        if figure_dir is None or not result["epochs_completed"]:
+            return
+        prefix = Path(figure_dir) / self.dir.name
+        plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
+        if result["layer_keys"]:
+            plots.save_gradient_norms(result, f"{prefix}_grad_norms.png")
+            plots.save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
+        if self.snapshots is not None:
+            plots.save_decision_boundaries(self.snapshots, *self.test_data, result, f"{prefix}_decision_boundary.png")
+            plots.save_backward_signal(result, f"{prefix}_init_jacobians.png")
+
+    def report(self):
+        """Prints the result line and the verdict; returns the exit status (0, 1 after a NaN loss, 130 on Ctrl-C)."""
+        print(summary_line(self.result), flush=True)
+        for sentence in self.result.get("verdict", []):
+            print(f"  - {sentence}")
+        if self.result["status"] == "interrupted":
+            print(f"interrupted: partial result saved in {self.dir}")
+            return self.INTERRUPTED
+        if self.result["status"] == "nan_loss":
+            print(
+                f"error: loss became NaN or Inf at epoch {self.result['epochs_completed']}; "
+                f"logs up to then are in {self.dir}"
+            )
+            return self.NAN_LOSS
+        return 0
+
+
+def new_run_dir(log_dir, name, overwrite=False):
+    """Returns a fresh `log_dir/name`, numbering the name (`name-2`, ...) unless `overwrite`."""
+    log_dir = Path(log_dir)
+    run_dir = log_dir / name
+    if overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    number = 1
+    while run_dir.exists():
+        number += 1
+        run_dir = log_dir / f"{name}-{number}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run_result(config, run_dir, model, history, status, wall_time):
+    """Returns the result dict of a run, without the final accuracies."""
+    import grad_logging
+
+    history = {key: [float(value) for value in values] for key, values in history.history.items()}
+    if history.get("loss") and not math.isfinite(history["loss"][-1]):
+        status = "nan_loss"
+    layer_keys = grad_logging.layer_keys(model) if model is not None and "grad_norm" in "".join(history) else []
+    return {
+        "run_name": run_dir.name,
+        "status": status,
+        "config": dataclasses.asdict(config),
+        "seed": config.seed,
+        "layer_keys": layer_keys,
+        "epochs_completed": len(history.get("loss", [])),
+        "wall_time_seconds": wall_time,
+        "versions": library_versions(),
+        "history": history,
+    }
+
+
+def accuracy(model, x, y):
+    """Returns the fraction of points classified right (probability above 0.5 means class 1)."""
+    import keras
+
+    # One eager forward pass: `model.evaluate` would first trace a test function (~0.1 s).
+    return float(keras.ops.mean(keras.metrics.binary_accuracy(y.reshape(-1, 1), model(x, training=False))))
+
+
+def write_hparams(config, run_dir, result):
+    """Records a finished run for TensorBoard's HParams dashboard: its hyperparameters and final accuracies."""
+    from gradient_lab import tensorboard_events
+
+    hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
+    final_metrics = {name: result[name] for name in FINAL_METRICS if name in result}
+    tensorboard_events.write_hparams(run_dir, hparams, final_metrics)
+
+
+def summary_line(result):
+    """Returns e.g. `deep_relu     Train: 0.836, Test: 0.840  (3.1 s)` for a result dict."""
+    name = result["config"]["model"]
+    seconds = result["wall_time_seconds"]
+    if result["status"] != "completed":
+        return f"{name:<13s} {result['status']} after {result['epochs_completed']} epochs  ({seconds:.1f} s)"
+    return f"{name:<13s} Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}  ({seconds:.1f} s)"
 
 
 def library_versions():

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SUCCESS_ACCURACY = 0.75  # A run "learns" when its final test accuracy reaches this.
+from gradient_lab.thresholds import SUCCESS_ACCURACY
 
 
 def accuracy_summary(accuracies):

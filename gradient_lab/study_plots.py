@@ -6,7 +6,7 @@ As in `plots.py`, `draw_<figure>(...)` returns the matplotlib Figure and `save_<
 import numpy as np
 
 from gradient_lab.plots import MODEL_ORDER, _save, layer_colors, model_title
-from gradient_lab.seed_statistics import SUCCESS_ACCURACY
+from gradient_lab.thresholds import SUCCESS_ACCURACY
 
 import matplotlib.pyplot as plt  # After `plots`, which selects the file-only backend.
 
