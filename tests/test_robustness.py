@@ -43,12 +43,23 @@ def test_same_seed_gives_identical_numbers(tmp_path):
         (["--run-name", "mine"], "--run-name names one run"),
     ],
 )
-def test_bad_flags_exit_2_with_one_line(tmp_path, args, message):
-    process = run_script("mlp_tanh.py", *args, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
-    assert process.returncode == 2
-    assert process.stderr.startswith("error: ") and message in process.stderr
-    assert len(process.stderr.strip().splitlines()) == 1, process.stderr
+def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
+    import mlp_tanh  # In this process: the same main() as `python mlp_tanh.py`, without a TensorFlow start each.
+
+    with pytest.raises(SystemExit) as stop:
+        mlp_tanh.main([*args, "--log-dir", str(tmp_path / "logs"), "--figure-dir", str(tmp_path / "figures")])
+    stderr = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert stderr.startswith("error: ") and message in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
     assert not (tmp_path / "logs").exists() and not (tmp_path / "figures").exists()
+
+
+def test_a_bad_flag_from_the_shell_is_one_line_and_no_traceback(tmp_path):
+    process = run_script("mlp_tanh.py", "--momentum", "1.5", "--log-dir", tmp_path / "logs")
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines() == ["error: mlp_tanh.py: argument --momentum: must be < 1, got 1.5"]
+    assert not (tmp_path / "logs").exists()
 
 
 def test_unwritable_log_dir_exit_2(tmp_path):

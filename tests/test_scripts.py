@@ -6,7 +6,8 @@ import re
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import run_script
+from conftest import run_audited, run_script
+from gradient_lab import experiment
 
 RESULT_LINE = re.compile(r"^(\w+)\s+Train: (0\.\d{3}|1\.000), Test: (0\.\d{3}|1\.000)  \((\d+\.\d) s\)$", re.M)
 EPOCHS = 4
@@ -17,27 +18,29 @@ def read_events(run_dir):
     return EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0}).Reload()
 
 
+def smoke_run(tmp_path_factory, script):
+    """Runs the script for a few epochs in a temporary directory; returns the directory and the process."""
+    workdir = tmp_path_factory.mktemp(script.removesuffix(".py"))
+    outcome, process = run_audited(
+        script, "--epochs", EPOCHS, "--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"
+    )
+    assert outcome["status"] == 0, process.stderr
+    assert outcome["heavy"] == []  # No module of ours that training loads imports pandas, scipy or dask.
+    return workdir, process
+
+
 @pytest.fixture(scope="module")
 def tanh_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tanh")
-    process = run_script(
-        "mlp_tanh.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"
-    )
-    return workdir, process
+    return smoke_run(tmp_path_factory, "mlp_tanh.py")
 
 
 @pytest.fixture(scope="module")
 def relu_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("relu")
-    process = run_script(
-        "mlp_relu_deep.py", "--epochs", EPOCHS, "--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"
-    )
-    return workdir, process
+    return smoke_run(tmp_path_factory, "mlp_relu_deep.py")
 
 
 def test_tanh_script_prints_one_line_per_model(tanh_run):
     _, process = tanh_run
-    assert process.returncode == 0, process.stderr
     assert [match[0] for match in RESULT_LINE.findall(process.stdout)] == ["shallow_tanh", "deep_tanh"]
     assert "of the output layer's gradient at epoch 1" in process.stdout  # The verdict.
     assert "Traceback" not in process.stderr
@@ -45,7 +48,6 @@ def test_tanh_script_prints_one_line_per_model(tanh_run):
 
 def test_relu_script_prints_its_line(relu_run):
     _, process = relu_run
-    assert process.returncode == 0, process.stderr
     assert [match[0] for match in RESULT_LINE.findall(process.stdout)] == ["deep_relu"]
 
 
@@ -87,6 +89,16 @@ def test_result_json(tanh_run):
     assert printed["deep_tanh"] == pytest.approx(result["test_accuracy"], abs=5e-4)
 
 
+def test_the_script_and_the_sweeps_train_the_same_model(tanh_run, tmp_path):
+    workdir, _ = tanh_run
+    script = json.loads((workdir / "logs" / "deep_tanh" / "result.json").read_text())
+    config = experiment.config_for("deep_tanh", epochs=EPOCHS)
+    sweep = experiment.train_and_evaluate(config, tmp_path / "sweep", figure_dir=None)
+    assert script["config"] == sweep["config"]
+    assert script["history"] == sweep["history"]  # Losses, accuracies, every gradient norm and diagnostic.
+    assert script["init_diagnostics"] == sweep["init_diagnostics"]
+
+
 def test_tensorboard_scalars_and_histograms(relu_run):
     workdir, _ = relu_run
     run_dir = workdir / "logs" / "deep_relu"
@@ -115,8 +127,6 @@ def test_tensorboard_scalars_and_histograms(relu_run):
 
 
 def test_runs_never_overwrite_each_other(tmp_path):
-    from gradient_lab import experiment
-
     config = experiment.config_for("shallow_tanh", epochs=1, diagnostics=False)
     for _ in range(2):
         experiment.train_and_evaluate(config, tmp_path / "logs", tmp_path / "figures")

@@ -50,7 +50,7 @@ def test_empty_grid_exits_2(tmp_path):
 def test_sweep_on_a_local_dask_cluster(tmp_path):
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         results = sweeps.run_sweep(tiny_runs(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
     assert [result["status"] for result in results] == ["completed", "completed"]
     local = sweeps.train_one(tiny_runs()[:1][0], tmp_path / "local")
@@ -85,7 +85,7 @@ def test_multiseed_script_writes_table_and_figure(tmp_path):
         "--epochs",
         3,
         "--jobs",
-        2,
+        1,  # In the script's own process: sweeps on worker processes are tested above.
         "--log-dir",
         tmp_path / "logs",
         "--figure-dir",
@@ -135,6 +135,8 @@ def test_study_script_runs_a_small_grid(tmp_path):
         "--table-dir",
         tmp_path / "results",
         "--no-progress",
+        "--jobs",
+        1,
     ]
     process = run_script("studies.py", "weights", *args)
     assert process.returncode == 0, process.stderr
