@@ -11,6 +11,8 @@ from gradient_lab import experiment
 
 RESULT_LINE = re.compile(r"^(\w+)\s+Train: (0\.\d{3}|1\.000), Test: (0\.\d{3}|1\.000)  \((\d+\.\d) s\)$", re.M)
 EPOCHS = 4
+# One test worker runs this whole file, so that each smoke run's fixture runs once.
+pytestmark = pytest.mark.xdist_group("script_smoke_runs")
 
 
 def read_events(run_dir):
