@@ -119,9 +119,8 @@ class GradientNormTracker:
             self._record(grads, variables)
             return apply_gradients(grads, trainable_variables)
 
-        apply_and_record.original_apply = apply_gradients
+        apply_and_record.original_apply, apply_and_record.tracker = apply_gradients, self
         optimizer.apply = apply_and_record
-        optimizer._gradient_norm_tracker = self
         # A train function traced before the hook existed would bypass it.
         model.train_function = None
 
@@ -216,7 +215,7 @@ class FastGradientNormLogger(keras.callbacks.Callback):
     def set_model(self, model):
         # Called by `fit` before it builds the train function, so the hook is traced in.
         super().set_model(model)
-        self.tracker = getattr(model.optimizer, "_gradient_norm_tracker", None)
+        self.tracker = getattr(model.optimizer.apply, "tracker", None)  # One already installed by this callback.
         if self.tracker is None or self.tracker.capacity < self.max_steps_per_epoch:
             self.tracker = GradientNormTracker(model, capacity=self.max_steps_per_epoch)
 
