@@ -136,6 +136,21 @@ def check_flags(args, num_runs):
     cli.writable_dir(args.figure_dir)
 
 
+def compiled_model(config):
+    """Returns the compiled MLP of `config`, its weights seeded by `config.seed` alone (as the scripts build it)."""
+    from gradient_lab import models
+
+    model = models.build_mlp(
+        config.num_hidden_layers,
+        config.width,
+        config.activation,
+        config.initializer,
+        config.output_initializer,
+        seed=config.seed,
+    )
+    return models.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
+
+
 def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=None, overwrite=False):
     """Trains one model from its `Config`, as the scripts do, and writes its logs, result JSON and figures.
 
@@ -153,21 +168,13 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     cli.start_tensorflow()
     import keras
 
-    from gradient_lab import fast_gradients, models, recording, tensorboard_events
+    from gradient_lab import fast_gradients, recording, tensorboard_events
 
     run = recording.Run(config, log_dir, run_name, overwrite)
     with run.recorded():
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), test_data = data.load_circles(config.num_samples, config.noise, config.data_seed)
-        model = models.build_mlp(
-            config.num_hidden_layers,
-            config.width,
-            config.activation,
-            config.initializer,
-            config.output_initializer,
-            seed=config.seed,
-        )
-        models.compile_mlp(model, config.learning_rate, config.momentum, config.optimizer)
+        model = compiled_model(config)
         callbacks = []
         if config.grad_logging:
             steps_per_epoch = math.ceil(len(x_train) / config.batch_size)

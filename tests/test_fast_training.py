@@ -4,16 +4,12 @@ import keras
 import pytest
 
 import data
-from gradient_lab import experiment, fast_training, keras_internals, models
+from gradient_lab import experiment, fast_training, keras_internals
 
 
 def reference_model(name="deep_relu"):
-    config = experiment.config_for(name)
     keras.utils.set_random_seed(0)
-    model = models.build_mlp(
-        config.num_hidden_layers, config.width, config.activation, config.initializer, config.output_initializer, seed=0
-    )
-    return models.compile_mlp(model)
+    return experiment.compiled_model(experiment.config_for(name))
 
 
 class EvaluateEveryEpoch(keras.callbacks.Callback):

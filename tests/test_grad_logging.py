@@ -120,15 +120,7 @@ def test_plain_and_fast_loggers_give_the_same_numbers_on_the_reference_models(na
 
     def history(logger, epochs, whole_epochs):
         keras.utils.set_random_seed(0)
-        model = models.build_mlp(
-            config.num_hidden_layers,
-            config.width,
-            config.activation,
-            config.initializer,
-            config.output_initializer,
-            seed=0,
-        )
-        models.compile_mlp(model)
+        model = experiment.compiled_model(config)
         if whole_epochs:
             return fast_training.fit_whole_epochs(
                 model, x, y, epochs=epochs, batch_size=32, callbacks=[logger], validation_data=validation
