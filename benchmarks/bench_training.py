@@ -23,7 +23,8 @@ grad-logging overhead: M%` (median port / median ours; ours no diagnostics / our
 grad logging - 1, paired). With several models, the worst model's numbers are printed.
 With `--script` it also times `python mlp_relu_deep.py` from process start to its
 printed result. With `--accuracy-seeds K` it times nothing and instead compares the
-final test accuracy of the port and of ours over seeds 0..K-1.
+final test accuracy of the port and of ours over seeds 0..K-1. With `--json PATH` it
+also writes each model's measured seconds and test accuracies, by variant, to PATH.
 
 Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repeats 3
 """
@@ -31,6 +32,7 @@ Run:  python benchmarks/bench_training.py --model deep_tanh --epochs 500 --repea
 import dataclasses
 import functools
 import gc
+import json
 import statistics
 import subprocess
 import sys
@@ -187,7 +189,42 @@ def paired_overhead(slower, faster):
     return float(np.median(ratios)) - 1, f"{interval.low - 1:.1%} to {interval.high - 1:.1%}"
 
 
-def main(argv=None):
+def ours_and_port(config, circles, log_root):
+    """The variants to time for one config, `{name: function}`; ours ordered so each overhead compares neighbours."""
+    no_diagnostics = dataclasses.replace(config, diagnostics=False)
+    no_grad_logging = dataclasses.replace(no_diagnostics, grad_logging=False)
+    return {
+        PORT: functools.partial(train_port, config, circles),
+        OURS: functools.partial(train_ours, config, log_root),
+        NO_DIAGNOSTICS: functools.partial(train_ours, no_diagnostics, log_root),
+        NO_GRAD_LOGGING: functools.partial(train_ours, no_grad_logging, log_root),
+    }
+
+
+def print_model_report(times, accuracies):
+    """Prints one model's table and overheads; returns the speedup by median and `{overhead: (value, CI)}`."""
+    fastest = {name: min(seconds) for name, seconds in times.items()}
+    median = {name: statistics.median(seconds) for name, seconds in times.items()}
+    print(f"{'variant':<38s} {'min s':>7s} {'median s':>9s} {'speedup (min)':>14s} {'(median)':>9s} {'test acc':>9s}")
+    for name in times:
+        print(
+            f"{name:<38s} {fastest[name]:7.2f} {median[name]:9.2f} {fastest[PORT] / fastest[name]:13.1f}x "
+            f"{median[PORT] / median[name]:8.1f}x {accuracies[name]:9.3f}"
+        )
+    overhead_of = {"grad logging": (NO_DIAGNOSTICS, NO_GRAD_LOGGING), "diagnostics": (OURS, NO_DIAGNOSTICS)}
+    paired = {label: paired_overhead(times[slower], times[faster]) for label, (slower, faster) in overhead_of.items()}
+    for label, (slower, faster) in overhead_of.items():
+        overhead, interval = paired[label]
+        print(
+            f"{label} overhead: {overhead:.1%} (median of paired runs; 95% CI {interval}), "
+            f"{fastest[slower] / fastest[faster] - 1:.1%} by min, "
+            f"{median[slower] / median[faster] - 1:.1%} by median"
+        )
+    return median[PORT] / median[OURS], paired
+
+
+def parse_args(argv):
+    """The benchmark's flags, parsed."""
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--model",
@@ -214,13 +251,21 @@ def main(argv=None):
         help="instead of timing, compare test accuracy over this many seeds, port against ours",
     )
     parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write each model's measured seconds and test accuracies, by variant, to this JSON file",
+    )
+    parser.add_argument(
         "--jobs",
         type=cli.positive_int(),
         default=2,
         help="worker processes for --accuracy-seeds (default: %(default)s)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv=None):
+    args = parse_args(argv)
     import data
 
     cli.start_tensorflow()  # Both variants run with the same TensorFlow threading: one thread.
@@ -229,48 +274,24 @@ def main(argv=None):
     if args.accuracy_seeds:
         compare_accuracy_spread(models, args.accuracy_seeds, args.epochs, args.jobs)
         return
-    speedups, overheads, diagnostics_overheads = [], [], []
+    speedups, overheads, diagnostics_overheads, measured = [], [], [], {}
     with tempfile.TemporaryDirectory() as log_root:
         for model in models:
             config = experiment.config_for(model, epochs=args.epochs, seed=args.seed)
-            no_diagnostics = dataclasses.replace(config, diagnostics=False)
-            no_grad_logging = dataclasses.replace(no_diagnostics, grad_logging=False)
-            variants = {  # Ours in an order where each overhead compares neighbours.
-                PORT: functools.partial(train_port, config, circles),
-                OURS: functools.partial(train_ours, config, log_root),
-                NO_DIAGNOSTICS: functools.partial(train_ours, no_diagnostics, log_root),
-                NO_GRAD_LOGGING: functools.partial(train_ours, no_grad_logging, log_root),
-            }
-            times, accuracies = time_interleaved(variants, args.repeats, args.ours_repeats)
-            fastest = {name: min(seconds) for name, seconds in times.items()}
-            median = {name: statistics.median(seconds) for name, seconds in times.items()}
+            times, accuracies = time_interleaved(
+                ours_and_port(config, circles, log_root), args.repeats, args.ours_repeats
+            )
             print(
                 f"\n{model}, {args.epochs} epochs, seed {args.seed}, port x {args.repeats}, "
                 f"each of ours x {args.ours_repeats}, interleaved"
             )
-            print(
-                f"{'variant':<38s} {'min s':>7s} {'median s':>9s} {'speedup (min)':>14s} {'(median)':>9s} "
-                f"{'test acc':>9s}"
-            )
-            for name in times:
-                print(
-                    f"{name:<38s} {fastest[name]:7.2f} {median[name]:9.2f} {fastest[PORT] / fastest[name]:13.1f}x "
-                    f"{median[PORT] / median[name]:8.1f}x {accuracies[name]:9.3f}"
-                )
-            overhead_of = {"grad logging": (NO_DIAGNOSTICS, NO_GRAD_LOGGING), "diagnostics": (OURS, NO_DIAGNOSTICS)}
-            paired = {
-                label: paired_overhead(times[slower], times[faster]) for label, (slower, faster) in overhead_of.items()
-            }
-            for label, (slower, faster) in overhead_of.items():
-                overhead, interval = paired[label]
-                print(
-                    f"{label} overhead: {overhead:.1%} (median of paired runs; 95% CI {interval}), "
-                    f"{fastest[slower] / fastest[faster] - 1:.1%} by min, "
-                    f"{median[slower] / median[faster] - 1:.1%} by median"
-                )
-            speedups.append(median[PORT] / median[OURS])
+            speedup, paired = print_model_report(times, accuracies)
+            speedups.append(speedup)
             overheads.append(paired["grad logging"][0])
             diagnostics_overheads.append(paired["diagnostics"][0])
+            measured[model] = {"seconds": times, "test_accuracy": accuracies}
+    if args.json:
+        Path(args.json).write_text(json.dumps(measured, indent=1) + "\n")
     if args.script:
         print(
             f"\npython mlp_relu_deep.py --epochs {args.epochs}, process start to result line: "
