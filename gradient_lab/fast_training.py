@@ -101,6 +101,11 @@ def _tracing_epoch(num_batches):
         _traced_epoch = None
 
 
+def epoch_order(num_samples, seed_generator):
+    """Traceable: a new random order of `num_samples` points, drawn from `seed_generator` (one draw an epoch)."""
+    return tf.argsort(keras.random.uniform([num_samples], seed=seed_generator))
+
+
 def _reset_metrics_in_graph(model):
     for metric in model.metrics:
         metric.reset_state()
@@ -110,7 +115,7 @@ def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data
     _reset_metrics_in_graph(model)
     x, y = data
     num_samples = x.shape[0]
-    order = tf.argsort(keras.random.uniform([num_samples], seed=seed_generator))
+    order = epoch_order(num_samples, seed_generator)
     x, y = tf.gather(x, order), tf.gather(y, order)
     keras_train_step = type(model).train_step.__get__(model)
     num_full_batches, remainder = divmod(num_samples, batch_size)

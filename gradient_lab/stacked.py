@@ -1,0 +1,250 @@
+"""N seeds of one MLP trained at once, as one computation: every layer's weights get a leading seed axis.
+
+At this size a run is almost all per-op overhead: 20 width-5 MLPs still do microseconds of
+arithmetic per step. So the seeds of one configuration train as the members of one Keras
+model, `StackedMLP`, whose `StackedDense` layers each do one batched matmul for all members.
+
+Member k is seed k's single run, exactly:
+- its initial weights are copied from the single model built with seed k (`stacked_mlp`);
+- it shuffles the training set every epoch with its own `SeedGenerator(k)`, as
+  `fast_training` does for the single run;
+- the gradient of the sum of the members' losses is each member's own gradient (the members
+  share no weight), and SGD with momentum and Adam update every weight on its own, so each
+  member takes the steps it would take alone;
+- it has its own loss, accuracy, validation numbers and per-layer gradient norms (mean and
+  max over the epoch's steps, as `grad_logging.GradientNormLogger` reports them);
+- a member whose loss becomes NaN or Inf is frozen (its loss no longer counts, its numbers
+  stop at that epoch) and marked `nan_loss`; the others go on.
+
+It trains through `model.fit`: `train_step` is overridden to run one whole epoch (the
+training set is one "batch"), and `metrics` is overridden to be empty, so that `fit`'s own
+metric reset and read between epochs cost nothing; the per-member numbers are the logs.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import grad_logging
+from gradient_lab import fast_training
+
+PARTS = grad_logging.PARTS
+
+
+class StackedDense(keras.layers.Layer):
+    """`members` independent Dense layers: inputs `[members, batch, in]` -> outputs `[members, batch, units]`."""
+
+    def __init__(self, members, units, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.members, self.units, self.activation = members, units, keras.activations.get(activation)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(self.members, input_shape[-1], self.units), name="kernel")
+        self.bias = self.add_weight(shape=(self.members, 1, self.units), initializer="zeros", name="bias")
+
+    def call(self, x):
+        return self.activation(tf.matmul(x, self.kernel) + self.bias)
+
+
+def _entries_to_layer_parts(sizes):
+    """The matrix that sums each entry of a flat gradient (kernel, bias, kernel, ...) into its layer's parts."""
+    to_parts = np.zeros([sum(sizes), len(sizes) // 2 * len(PARTS)], np.float32)
+    start = 0
+    for index, size in enumerate(sizes):
+        layer, part = divmod(index, 2)
+        to_parts[start:start + size, layer * len(PARTS) + part] = 1.0
+        to_parts[start:start + size, layer * len(PARTS) + 2] = 1.0  # The layer's total.
+        start += size
+    return to_parts
+
+
+class StackedMLP(keras.Model):
+    """The MLP of `models.build_mlp`, `members` times over; `fit` trains one whole epoch per call.
+
+    Args:
+        members: how many independent copies (seeds).
+        num_hidden_layers, width, activation: as for `models.build_mlp`.
+        seeds: the members' shuffling seeds, one each.
+        batch_size: the mini-batch size of every member.
+        validation_data: `(x, y)` every member is evaluated on after every epoch.
+        num_samples: the training set's size.
+        num_inputs: input features.
+    """
+
+    def __init__(self, members, num_hidden_layers, width, activation, seeds, batch_size, validation_data,
+                 num_samples, num_inputs=2):
+        super().__init__()
+        self.hidden = [StackedDense(members, width, activation, name=f"hidden_{i}")
+                       for i in range(1, num_hidden_layers + 1)]
+        self.out = StackedDense(members, 1, "sigmoid", name="output")
+        self.members, self.batch_size = members, batch_size
+        self.seed_generators = [keras.random.SeedGenerator(seed) for seed in seeds]
+        self.validation_data = tuple(tf.constant(array) for array in validation_data)
+        self.alive = tf.Variable(tf.ones([members], tf.bool), trainable=False)
+        self.num_batches = -(-num_samples // batch_size)
+        # Each step stores every member's whole gradient, flat, as one row of a ring: 2 ops.
+        fans = [num_inputs] + [width] * num_hidden_layers + [1]
+        sizes = [size for fan_in, fan_out in zip(fans, fans[1:]) for size in (fan_in * fan_out, fan_out)]
+        self.ring = tf.Variable(tf.zeros([self.num_batches, members, sum(sizes)]), trainable=False)
+        self.to_parts = tf.constant(_entries_to_layer_parts(sizes))
+        self.sums = tf.Variable(tf.zeros([3, members]), trainable=False)  # Loss x size, correct, count.
+
+    @property
+    def metrics(self):
+        return []  # The per-member numbers are the logs (see the module docstring).
+
+    def call(self, x):
+        for layer in [*self.hidden, self.out]:
+            x = layer(x)
+        return x
+
+    def member_losses(self, x, y):
+        """Each member's mean binary cross-entropy on `x` `[members, batch, 2]`, `y` `[members, batch, 1]`."""
+        probabilities = self(x)
+        return tf.reduce_mean(keras.losses.binary_crossentropy(y, probabilities), axis=1), probabilities
+
+    def member_orders(self, num_samples):
+        """Traceable: this epoch's order of the training points for every member, `[members, samples]`."""
+        return tf.stack([fast_training.epoch_order(num_samples, generator) for generator in self.seed_generators])
+
+    def weight_variables(self):
+        """Every layer's kernel and bias, input side first: the order of a ring row."""
+        return [variable for layer in [*self.hidden, self.out] for variable in (layer.kernel, layer.bias)]
+
+    def train_step(self, data):
+        x, y = data
+        num_samples = x.shape[0]
+        orders = self.member_orders(num_samples)
+        xs, ys = tf.gather(x, orders), tf.gather(tf.reshape(y, [-1, 1]), orders)  # [members, samples, ...]
+        self.sums.assign(tf.zeros_like(self.sums))
+        full, remainder = divmod(num_samples, self.batch_size)
+
+        def train_batch(batch):
+            start = batch * self.batch_size
+            self._train_on(batch, xs[:, start:start + self.batch_size], ys[:, start:start + self.batch_size])
+            return (batch + 1,)
+
+        tf.while_loop(lambda batch: batch < full, train_batch, (tf.constant(0),))
+        if remainder:
+            self._train_on(tf.constant(full), xs[:, -remainder:], ys[:, -remainder:])
+        return self._epoch_logs()
+
+    def _train_on(self, batch, x, y):
+        """One optimizer step of every member on its mini-batch; stores the gradients in ring row `batch`."""
+        with tf.GradientTape() as tape:
+            losses, probabilities = self.member_losses(x, y)
+            # A frozen member's loss does not count: the sum's gradient is the live members' own.
+            total = tf.reduce_sum(tf.where(self.alive, losses, 0.0))
+        variables = self.weight_variables()
+        grads = tape.gradient(total, variables)
+        self.optimizer.apply(grads, variables)
+        flat = tf.concat([tf.reshape(grad, [self.members, -1]) for grad in grads], axis=1)
+        tf.raw_ops.ResourceScatterUpdate(resource=self.ring.handle, indices=batch, updates=flat)
+        size = tf.cast(tf.shape(x)[1], tf.float32)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(probabilities > 0.5, tf.float32), y), tf.float32), [1, 2])
+        self.sums.assign_add(tf.stack([losses * size, correct, tf.fill([self.members], size)]))
+
+    def _epoch_logs(self):
+        """The epoch's per-member numbers; freezes the members whose loss became NaN or Inf."""
+        loss_sum, correct, count = tf.unstack(self.sums)
+        x_val, y_val = self.validation_data
+        val_x = tf.broadcast_to(x_val, [self.members, *x_val.shape])
+        val_y = tf.broadcast_to(tf.reshape(y_val, [1, -1, 1]), [self.members, y_val.shape[0], 1])
+        val_losses, val_probabilities = self.member_losses(val_x, val_y)
+        val_correct = tf.cast(tf.equal(tf.cast(val_probabilities > 0.5, tf.float32), val_y), tf.float32)
+        # Per step, member and layer: the kernel, bias and total norms, `[steps, members, layers, 3]`.
+        norms = tf.sqrt(tf.square(self.ring) @ self.to_parts)
+        norms = tf.reshape(norms, [self.num_batches, self.members, -1, len(PARTS)])
+        statistics = tf.concat([tf.reduce_mean(norms, axis=0), tf.reduce_max(norms, axis=0)], axis=2)
+        loss = loss_sum / count
+        self.alive.assign(tf.logical_and(self.alive, tf.math.is_finite(loss)))
+        return {"loss": loss, "accuracy": correct / count, "val_loss": val_losses,
+                "val_accuracy": tf.reduce_mean(val_correct, axis=[1, 2]), "gradient_statistics": statistics}
+
+
+def stacked_mlp(config, seeds, num_samples, validation_data):
+    """Returns the compiled `StackedMLP` of `config` whose member k starts from seed `seeds[k]`'s initial weights.
+
+    Args:
+        config: an `experiment.Config`; its `seed` is ignored for `seeds`.
+        seeds: one seed per member.
+        num_samples: the training set's size.
+        validation_data: `(x, y)` evaluated after every epoch.
+    """
+    from gradient_lab import models
+
+    singles = [models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
+                                config.output_initializer, seed=seed) for seed in seeds]
+    model = StackedMLP(len(seeds), config.num_hidden_layers, config.width, config.activation, seeds,
+                       config.batch_size, validation_data, num_samples)
+    model(tf.zeros([len(seeds), 1, singles[0].input_shape[-1]]))  # Builds the weights, to be overwritten.
+    for layer, copies in zip([*model.hidden, model.out], zip(*[single.layers for single in singles])):
+        layer.kernel.assign(np.stack([copy.kernel.numpy() for copy in copies]))
+        layer.bias.assign(np.stack([copy.bias.numpy() for copy in copies])[:, None, :])
+    if config.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+    model.compile(optimizer=optimizer)
+    optimizer.build(model.trainable_variables)  # Now, so that the epoch's function is traced once.
+    return model
+
+
+def layer_keys(num_hidden_layers):
+    """The keys `grad_logging.layer_keys` gives the single model's layers."""
+    names = [f"hidden_{i}" for i in range(1, num_hidden_layers + 1)] + ["output"]
+    width = max(2, len(str(len(names))))
+    return [f"{index:0{width}d}_{name}" for index, name in enumerate(names, start=1)]
+
+
+def member_histories(history, keys):
+    """Splits the stacked `History.history` into one history dict per member, as a single run records it."""
+    columns = {name: np.asarray(history[name]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    statistics = np.asarray(history["gradient_statistics"])  # [epochs, members, layers, 6]
+    histories = []
+    for member in range(statistics.shape[1]):
+        member_history = {name: values[:, member].tolist() for name, values in columns.items()}
+        for layer, key in enumerate(keys):
+            for column, stat in enumerate(grad_logging.STAT_NAMES):
+                member_history[grad_logging.history_key(key, stat)] = statistics[:, member, layer, column].tolist()
+        histories.append(member_history)
+    return histories
+
+
+def train_stacked(config, seeds, callbacks=None):
+    """Trains the seeds of `config` as one stacked model on the two circles; returns one result dict per seed.
+
+    Each result has `seed`, `status` (`completed` or `nan_loss`), `epochs_completed`,
+    `history` (cut at the member's NaN epoch, which it includes, as a single run's does),
+    `layer_keys` and, when completed, `train_accuracy` and `test_accuracy`.
+    """
+    import data
+
+    train_data, validation_data = data.load_circles(config.num_samples, config.noise, config.data_seed)
+    model = stacked_mlp(config, seeds, len(train_data[0]), validation_data)
+    return fit_members(model, config, seeds, train_data, validation_data, callbacks)
+
+
+def fit_members(model, config, seeds, train_data, validation_data, callbacks=None):
+    """Trains a `stacked_mlp` for `config.epochs` and returns its members' results (see `train_stacked`)."""
+    whole_training_set = tf.data.Dataset.from_tensors(tuple(tf.constant(array) for array in train_data)).repeat()
+    history = model.fit(whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0,
+                        callbacks=callbacks).history
+    keys = layer_keys(config.num_hidden_layers)
+    train_accuracy, test_accuracy = (member_accuracies(model, *split) for split in (train_data, validation_data))
+    results = []
+    for member, (seed, member_history) in enumerate(zip(seeds, member_histories(history, keys))):
+        finite = np.isfinite(member_history["loss"])
+        epochs = len(finite) if finite.all() else int(np.argmin(finite)) + 1
+        result = {"seed": seed, "status": "completed" if finite.all() else "nan_loss", "epochs_completed": epochs,
+                  "layer_keys": keys, "history": {name: values[:epochs] for name, values in member_history.items()}}
+        if finite.all():
+            result.update(train_accuracy=train_accuracy[member], test_accuracy=test_accuracy[member])
+        results.append(result)
+    return results
+
+
+def member_accuracies(model, x, y):
+    """Each member's fraction of points classified right (probability above 0.5 means class 1)."""
+    probabilities = model(tf.broadcast_to(x, [model.members, *x.shape])).numpy()[..., 0]
+    return np.mean((probabilities > 0.5) == (y[None] > 0.5), axis=1).tolist()

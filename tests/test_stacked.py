@@ -1,0 +1,67 @@
+"""Stacked seeds against single runs: member k is seed k (weights, shuffle, loss, gradient norms); NaN freezes one."""
+
+import keras
+import numpy as np
+import pytest
+
+import data
+from gradient_lab import experiment, fast_training, stacked
+
+SEEDS = [0, 1, 2]
+EPOCHS = 20
+
+
+def single_run(name, seed, tmp_path, **overrides):
+    config = experiment.config_for(name, epochs=EPOCHS, seed=seed, diagnostics=False, histogram_freq=0, **overrides)
+    return experiment.train_and_evaluate(config, tmp_path / "logs", figure_dir=None)
+
+
+@pytest.mark.parametrize("name", ["shallow_tanh", "deep_tanh", "deep_relu"])
+def test_member_k_trains_as_seed_k_alone(name, tmp_path):
+    config = experiment.config_for(name, epochs=EPOCHS)
+    (x, _), validation = data.load_circles()
+    model = stacked.stacked_mlp(config, SEEDS, len(x), validation)
+    for member, seed in enumerate(SEEDS):
+        single = experiment.compiled_model(experiment.config_for(name, seed=seed))
+        for layer, single_layer in zip([*model.hidden, model.out], single.layers):  # Bit for bit.
+            np.testing.assert_array_equal(layer.kernel.numpy()[member], single_layer.kernel.numpy())
+            np.testing.assert_array_equal(layer.bias.numpy()[member, 0], single_layer.bias.numpy())
+    generators = [keras.random.SeedGenerator(seed) for seed in SEEDS]  # The single runs' shuffles, replayed.
+    for _ in range(3):
+        expected = [fast_training.epoch_order(len(x), generator).numpy() for generator in generators]
+        np.testing.assert_array_equal(model.member_orders(len(x)).numpy(), expected)
+
+    members = stacked.train_stacked(config, SEEDS)
+    for seed, member in zip(SEEDS, members):
+        alone = single_run(name, seed, tmp_path)
+        assert member["status"] == "completed" and member["epochs_completed"] == EPOCHS
+        assert member["layer_keys"] == alone["layer_keys"]
+        keys = [key for key in alone["history"] if key in ("loss", "accuracy", "val_loss") or "grad_norm" in key]
+        assert len(keys) == 3 + 6 * len(alone["layer_keys"])
+        for key in keys:
+            np.testing.assert_allclose(
+                member["history"][key], alone["history"][key], rtol=1e-5, atol=1e-7, err_msg=f"seed {seed}, {key}"
+            )
+        assert member["test_accuracy"] == pytest.approx(alone["test_accuracy"], abs=1e-6)
+
+
+def test_a_member_whose_loss_becomes_nan_is_frozen_and_the_others_go_on(tmp_path):
+    config = experiment.config_for("deep_relu", epochs=5)
+    (x_train, y_train), validation = data.load_circles()
+    model = stacked.stacked_mlp(config, SEEDS, len(x_train), validation)
+    kernel = model.hidden[0].kernel.numpy()
+    kernel[1] = np.inf  # Member 1's first layer: its loss is NaN from the first step.
+    model.hidden[0].kernel.assign(kernel)
+    members = stacked.fit_members(model, config, SEEDS, (x_train, y_train), validation)
+    assert [member["status"] for member in members] == ["completed", "nan_loss", "completed"]
+    assert members[1]["epochs_completed"] == 1 and not np.isfinite(members[1]["history"]["loss"][0])
+    for seed in (0, 2):
+        alone = experiment.train_and_evaluate(
+            experiment.config_for("deep_relu", epochs=5, seed=seed, diagnostics=False, histogram_freq=0),
+            tmp_path / "logs",
+            figure_dir=None,
+        )["history"]
+        np.testing.assert_allclose(members[seed]["history"]["loss"], alone["loss"], rtol=1e-5)
+        np.testing.assert_allclose(
+            members[seed]["history"]["grad_norm/01_hidden_1/mean"], alone["grad_norm/01_hidden_1/mean"], rtol=1e-5
+        )
