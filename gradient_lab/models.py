@@ -88,13 +88,17 @@ def build_mlp(
     return model
 
 
+def make_optimizer(optimizer="sgd", learning_rate=0.01, momentum=0.9):
+    """Returns `SGD(learning_rate, momentum)` for `sgd`, `Adam(learning_rate)` for `adam`."""
+    if optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    if optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    raise ValueError(f"unknown optimizer {optimizer!r}; use sgd or adam")
+
+
 def compile_mlp(model, learning_rate=0.01, momentum=0.9, optimizer="sgd"):
     """Compiles with binary cross-entropy and accuracy; `optimizer` is `sgd` (with momentum) or `adam`."""
-    if optimizer == "sgd":
-        chosen = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
-    elif optimizer == "adam":
-        chosen = keras.optimizers.Adam(learning_rate=learning_rate)
-    else:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use sgd or adam")
-    model.compile(optimizer=chosen, loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum), loss="binary_crossentropy",
+                  metrics=["accuracy"])
     return model

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 import grad_logging
 from gradient_lab import fast_training
+from gradient_lab.thresholds import SIGMOID_SATURATION, TANH_SATURATION
 
 PARTS = grad_logging.PARTS
 
@@ -69,11 +70,14 @@ class StackedMLP(keras.Model):
         validation_data: `(x, y)` every member is evaluated on after every epoch.
         num_samples: the training set's size.
         num_inputs: input features.
+        diagnostics_data: inputs on which every epoch's layer diagnostics are taken (None: none).
     """
 
     def __init__(self, members, num_hidden_layers, width, activation, seeds, batch_size, validation_data,
-                 num_samples, num_inputs=2):
+                 num_samples, num_inputs=2, diagnostics_data=None):
         super().__init__()
+        self.activation_names = [activation] * num_hidden_layers + ["sigmoid"]
+        self.diagnostics_data = None if diagnostics_data is None else tf.constant(diagnostics_data)
         self.hidden = [StackedDense(members, width, activation, name=f"hidden_{i}")
                        for i in range(1, num_hidden_layers + 1)]
         self.out = StackedDense(members, 1, "sigmoid", name="output")
@@ -158,35 +162,58 @@ class StackedMLP(keras.Model):
         statistics = tf.concat([tf.reduce_mean(norms, axis=0), tf.reduce_max(norms, axis=0)], axis=2)
         loss = loss_sum / count
         self.alive.assign(tf.logical_and(self.alive, tf.math.is_finite(loss)))
-        return {"loss": loss, "accuracy": correct / count, "val_loss": val_losses,
+        logs = {"loss": loss, "accuracy": correct / count, "val_loss": val_losses,
                 "val_accuracy": tf.reduce_mean(val_correct, axis=[1, 2]), "gradient_statistics": statistics}
+        if self.diagnostics_data is not None:
+            logs["layer_statistics"] = self._layer_statistics()
+        return logs
+
+    def _layer_statistics(self):
+        """Per member and layer: saturated and dead fractions, activation mean and std, weight norm (as
+        `diagnostics.LayerDiagnostics` takes them), `[members, layers, 5]`."""
+        x = tf.broadcast_to(self.diagnostics_data, [self.members, *self.diagnostics_data.shape])
+        rows = []
+        for layer, kind in zip([*self.hidden, self.out], self.activation_names):
+            x = layer(x)  # [members, inputs, units]
+            centre, threshold = {"tanh": (0.0, TANH_SATURATION), "sigmoid": (0.5, 0.5 - SIGMOID_SATURATION)}.get(
+                kind, (0.0, np.inf))
+            saturated = tf.reduce_mean(tf.cast(tf.abs(x - centre) > threshold, tf.float32), axis=[1, 2])
+            dead = tf.reduce_mean(tf.cast(tf.reduce_max(x, axis=1) <= 0.0, tf.float32), axis=1)
+            mean = tf.reduce_mean(x, axis=[1, 2])
+            std = tf.sqrt(tf.reduce_mean(tf.square(x - mean[:, None, None]), axis=[1, 2]))
+            weight_norm = tf.sqrt(tf.reduce_sum(tf.square(layer.kernel), axis=[1, 2])
+                                  + tf.reduce_sum(tf.square(layer.bias), axis=[1, 2]))
+            rows.append(tf.stack([saturated, dead, mean, std, weight_norm], axis=1))
+        return tf.stack(rows, axis=1)
 
 
-def stacked_mlp(config, seeds, num_samples, validation_data):
+def stacked_mlp(config, seeds, train_data, validation_data):
     """Returns the compiled `StackedMLP` of `config` whose member k starts from seed `seeds[k]`'s initial weights.
+
+    With `config.diagnostics`, every epoch's layer diagnostics are taken on the training
+    inputs, and `model.init_diagnostics` holds each member's backward signal at initialisation.
 
     Args:
         config: an `experiment.Config`; its `seed` is ignored for `seeds`.
         seeds: one seed per member.
-        num_samples: the training set's size.
+        train_data: `(x, y)`, the training set.
         validation_data: `(x, y)` evaluated after every epoch.
     """
-    from gradient_lab import models
+    from gradient_lab import diagnostics, models
 
     singles = [models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
                                 config.output_initializer, seed=seed) for seed in seeds]
     model = StackedMLP(len(seeds), config.num_hidden_layers, config.width, config.activation, seeds,
-                       config.batch_size, validation_data, num_samples)
+                       config.batch_size, validation_data, len(train_data[0]),
+                       diagnostics_data=train_data[0] if config.diagnostics else None)
     model(tf.zeros([len(seeds), 1, singles[0].input_shape[-1]]))  # Builds the weights, to be overwritten.
     for layer, copies in zip([*model.hidden, model.out], zip(*[single.layers for single in singles])):
         layer.kernel.assign(np.stack([copy.kernel.numpy() for copy in copies]))
         layer.bias.assign(np.stack([copy.bias.numpy() for copy in copies])[:, None, :])
-    if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
-    model.compile(optimizer=optimizer)
-    optimizer.build(model.trainable_variables)  # Now, so that the epoch's function is traced once.
+    model.init_diagnostics = [diagnostics.backward_signal_at_init(single, *train_data) if config.diagnostics
+                              else None for single in singles]
+    model.compile(optimizer=models.make_optimizer(config.optimizer, config.learning_rate, config.momentum))
+    model.optimizer.build(model.trainable_variables)  # Now, so that the epoch's function is traced once.
     return model
 
 
@@ -197,18 +224,46 @@ def layer_keys(num_hidden_layers):
     return [f"{index:0{width}d}_{name}" for index, name in enumerate(names, start=1)]
 
 
-def member_histories(history, keys):
-    """Splits the stacked `History.history` into one history dict per member, as a single run records it."""
+def member_histories(history, keys, activations, learning_rate):
+    """Splits the stacked `History.history` into one history dict per member, as a single run records it.
+
+    Args:
+        history: the stacked model's `History.history`.
+        keys: the layers' keys, input side first.
+        activations: each layer's activation name (for which diagnostics apply).
+        learning_rate: for the update-to-weight ratio, as `diagnostics.LayerDiagnostics` defines it.
+    """
     columns = {name: np.asarray(history[name]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
     statistics = np.asarray(history["gradient_statistics"])  # [epochs, members, layers, 6]
+    layers = np.asarray(history["layer_statistics"]) if "layer_statistics" in history else None
     histories = []
     for member in range(statistics.shape[1]):
         member_history = {name: values[:, member].tolist() for name, values in columns.items()}
         for layer, key in enumerate(keys):
             for column, stat in enumerate(grad_logging.STAT_NAMES):
                 member_history[grad_logging.history_key(key, stat)] = statistics[:, member, layer, column].tolist()
+        if layers is not None:
+            member_history.update(_diagnostics_history(layers[:, member], statistics[:, member], keys, activations,
+                                                       learning_rate))
         histories.append(member_history)
     return histories
+
+
+def _diagnostics_history(layers, gradient_statistics, keys, activations, learning_rate):
+    """One member's diagnostics series, keyed as `diagnostics.LayerDiagnostics` keys them."""
+    series = {}
+    total_mean = grad_logging.STAT_NAMES.index("mean")
+    for index, (key, kind) in enumerate(zip(keys, activations)):
+        saturated, dead, mean, std, weight_norm = layers[:, index].T
+        if kind in ("tanh", "sigmoid"):
+            series[f"saturation/{key}"] = saturated.tolist()
+        if kind == "relu":
+            series[f"dead_units/{key}"] = dead.tolist()
+        series[f"activation_mean/{key}"] = mean.tolist()
+        series[f"activation_std/{key}"] = std.tolist()
+        ratio = learning_rate * gradient_statistics[:, index, total_mean] / np.maximum(weight_norm, 1e-12)
+        series[f"update_ratio/{key}"] = ratio.tolist()
+    return series
 
 
 def train_stacked(config, seeds, callbacks=None):
@@ -221,7 +276,7 @@ def train_stacked(config, seeds, callbacks=None):
     import data
 
     train_data, validation_data = data.load_circles(config.num_samples, config.noise, config.data_seed)
-    model = stacked_mlp(config, seeds, len(train_data[0]), validation_data)
+    model = stacked_mlp(config, seeds, train_data, validation_data)
     return fit_members(model, config, seeds, train_data, validation_data, callbacks)
 
 
@@ -231,15 +286,18 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
     history = model.fit(whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0,
                         callbacks=callbacks).history
     keys = layer_keys(config.num_hidden_layers)
+    histories = member_histories(history, keys, model.activation_names, config.learning_rate)
     train_accuracy, test_accuracy = (member_accuracies(model, *split) for split in (train_data, validation_data))
     results = []
-    for member, (seed, member_history) in enumerate(zip(seeds, member_histories(history, keys))):
+    for member, (seed, member_history) in enumerate(zip(seeds, histories)):
         finite = np.isfinite(member_history["loss"])
         epochs = len(finite) if finite.all() else int(np.argmin(finite)) + 1
         result = {"seed": seed, "status": "completed" if finite.all() else "nan_loss", "epochs_completed": epochs,
                   "layer_keys": keys, "history": {name: values[:epochs] for name, values in member_history.items()}}
         if finite.all():
             result.update(train_accuracy=train_accuracy[member], test_accuracy=test_accuracy[member])
+        if config.diagnostics:
+            result["init_diagnostics"] = model.init_diagnostics[member]
         results.append(result)
     return results
 

@@ -5,22 +5,23 @@ import numpy as np
 import pytest
 
 import data
-from gradient_lab import experiment, fast_training, stacked
+from gradient_lab import diagnostics, experiment, fast_training, stacked
 
 SEEDS = [0, 1, 2]
 EPOCHS = 20
 
 
 def single_run(name, seed, tmp_path, **overrides):
-    config = experiment.config_for(name, epochs=EPOCHS, seed=seed, diagnostics=False, histogram_freq=0, **overrides)
+    config = experiment.config_for(name, epochs=EPOCHS, seed=seed, histogram_freq=0, **overrides)
     return experiment.train_and_evaluate(config, tmp_path / "logs", figure_dir=None)
 
 
 @pytest.mark.parametrize("name", ["shallow_tanh", "deep_tanh", "deep_relu"])
 def test_member_k_trains_as_seed_k_alone(name, tmp_path):
     config = experiment.config_for(name, epochs=EPOCHS)
-    (x, _), validation = data.load_circles()
-    model = stacked.stacked_mlp(config, SEEDS, len(x), validation)
+    train, validation = data.load_circles()
+    x = train[0]
+    model = stacked.stacked_mlp(config, SEEDS, train, validation)
     for member, seed in enumerate(SEEDS):
         single = experiment.compiled_model(experiment.config_for(name, seed=seed))
         for layer, single_layer in zip([*model.hidden, model.out], single.layers):  # Bit for bit.
@@ -36,19 +37,21 @@ def test_member_k_trains_as_seed_k_alone(name, tmp_path):
         alone = single_run(name, seed, tmp_path)
         assert member["status"] == "completed" and member["epochs_completed"] == EPOCHS
         assert member["layer_keys"] == alone["layer_keys"]
-        keys = [key for key in alone["history"] if key in ("loss", "accuracy", "val_loss") or "grad_norm" in key]
-        assert len(keys) == 3 + 6 * len(alone["layer_keys"])
-        for key in keys:
-            np.testing.assert_allclose(
-                member["history"][key], alone["history"][key], rtol=1e-5, atol=1e-7, err_msg=f"seed {seed}, {key}"
-            )
+        # Loss, accuracies, every gradient norm, and the diagnostics: saturation or dead units, activations, updates.
+        assert set(member["history"]) == set(alone["history"])
+        assert len(member["history"]) == 4 + 6 * len(alone["layer_keys"]) + 4 * len(alone["layer_keys"])
+        for key, values in alone["history"].items():
+            np.testing.assert_allclose(member["history"][key], values, rtol=1e-5, atol=1e-7, err_msg=f"{seed}, {key}")
         assert member["test_accuracy"] == pytest.approx(alone["test_accuracy"], abs=1e-6)
+        for key, values in alone["init_diagnostics"].items():
+            assert member["init_diagnostics"][key] == values  # Computed on the same single model.
+        assert diagnostics.verdict(member) == alone["verdict"]
 
 
 def test_a_member_whose_loss_becomes_nan_is_frozen_and_the_others_go_on(tmp_path):
     config = experiment.config_for("deep_relu", epochs=5)
     (x_train, y_train), validation = data.load_circles()
-    model = stacked.stacked_mlp(config, SEEDS, len(x_train), validation)
+    model = stacked.stacked_mlp(config, SEEDS, (x_train, y_train), validation)
     kernel = model.hidden[0].kernel.numpy()
     kernel[1] = np.inf  # Member 1's first layer: its loss is NaN from the first step.
     model.hidden[0].kernel.assign(kernel)
