@@ -12,10 +12,16 @@ import matplotlib
 matplotlib.use("Agg")  # Write files; never open a window.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from gradient_lab.thresholds import SUCCESS_ACCURACY  # noqa: E402
 
 MODEL_ORDER = ("shallow_tanh", "deep_tanh", "deep_relu")  # Left to right in comparisons.
+SEED_BAND_PERCENTILES = (10, 90)  # The band of the seeds' gradient norms behind seed 0's lines.
+BEHIND_SEED_0 = 1.6  # A zorder above the grid (1.5) and below seed 0's lines (2).
+FAINT_LINE = {"linewidth": 0.7, "alpha": 0.3, "zorder": BEHIND_SEED_0, "label": "_nolegend_"}
+BAND_ALPHA = 0.2
 
 
 def model_title(config):
@@ -40,6 +46,64 @@ def _save(figure, path):
 def layer_colors(num_layers):
     """Returns one colour per layer, dark at the input side and light at the output side."""
     return plt.cm.viridis(np.linspace(0.0, 0.9, num_layers))
+
+
+def other_seeds(result):
+    """Returns the members of `result["seeds"]` other than the run's own seed; none without "seeds"."""
+    return [member for member in result.get("seeds", []) if member["seed"] != result["seed"]]
+
+
+def plot_other_seeds(ax, members, key, color):
+    """Draws every member's `history[key]` per epoch as a thin faint line behind seed 0's, none in the legend."""
+    for member in members:
+        values = member["history"][key]
+        ax.plot(np.arange(1, len(values) + 1), values, color=color, **FAINT_LINE)
+
+
+def nan_padded(curves):
+    """Returns the curves as the rows of one array, the shorter ones padded with NaN at the end."""
+    padded = np.full((len(curves), max(len(curve) for curve in curves)), np.nan)
+    for row, curve in zip(padded, curves):
+        row[: len(curve)] = curve
+    return padded
+
+
+def seed_band(members, key):
+    """Returns the `SEED_BAND_PERCENTILES` per epoch over the members with a positive finite `history[key]` then.
+
+    An epoch that no member has a positive value for is NaN in both (a gap in the band).
+    """
+    curves = nan_padded([np.asarray(member["history"].get(key, []), dtype=float) for member in members])
+    curves[~(np.isfinite(curves) & (curves > 0))] = np.nan  # NaN, Inf and 0 have no place on a log scale.
+    band = np.full((2, curves.shape[1]), np.nan)
+    present = ~np.isnan(curves).all(axis=0)
+    band[:, present] = np.nanpercentile(curves[:, present], SEED_BAND_PERCENTILES, axis=0)
+    return band
+
+
+def plot_seed_band(ax, members, key, color):
+    """Fills the band of `seed_band(members, key)` behind seed 0's lines, in `color`."""
+    low, high = seed_band(members, key)
+    epochs = np.arange(1, len(low) + 1)
+    ax.fill_between(epochs, low, high, color=color, alpha=BAND_ALPHA, linewidth=0, zorder=BEHIND_SEED_0)
+
+
+def seed_legend(ax, others=(), band_members=(), **legend_kwargs):
+    """Draws the legend of `ax`, then an entry for the other seeds' faint lines and one for the seed band."""
+    handles, labels = ax.get_legend_handles_labels()
+    if others:
+        handles.append(Line2D([], [], color="gray", linewidth=1, alpha=0.6))
+        labels.append(f"other seeds (n = {len(others)})")
+    if band_members:
+        handles.append(Patch(color="gray", alpha=BAND_ALPHA * 2, linewidth=0))
+        low, high = SEED_BAND_PERCENTILES
+        labels.append(f"{low}-{high}% of {len(band_members)} seeds")
+    ax.legend(handles, labels, **legend_kwargs)
+
+
+def band_members(result):
+    """Returns the members whose spread the gradient-norm figures show: all of them, or none without other seeds."""
+    return result["seeds"] if other_seeds(result) else []
 
 
 def draw_circles(x_train, y_train, x_test, y_test, noise=0.1):
@@ -71,7 +135,7 @@ def save_circles(x_train, y_train, x_test, y_test, path, noise=0.1):
 
 
 def draw_learning_curves(result):
-    """Train and test accuracy and loss per epoch of one run.
+    """Train and test accuracy and loss per epoch of one run; with "seeds", the other seeds' faint behind.
 
     Args:
         result: a run's result dict (see `experiment.train_and_evaluate`).
@@ -80,16 +144,17 @@ def draw_learning_curves(result):
         The Figure: accuracy on the left, loss on the right, train then test in each.
     """
     history = result["history"]
+    others = other_seeds(result)
     epochs = np.arange(1, len(history["loss"]) + 1)
     figure, (accuracy_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for key, label in [("accuracy", "train"), ("val_accuracy", "test")]:
-        accuracy_ax.plot(epochs, history[key], label=label)
-    for key, label in [("loss", "train"), ("val_loss", "test")]:
-        loss_ax.plot(epochs, history[key], label=label)
+    for ax, keys in [(accuracy_ax, ("accuracy", "val_accuracy")), (loss_ax, ("loss", "val_loss"))]:
+        for key, label in zip(keys, ("train", "test")):
+            (line,) = ax.plot(epochs, history[key], label=label)
+            plot_other_seeds(ax, others, key, line.get_color())
     accuracy_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0.3, 1.0), title="accuracy")
     loss_ax.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
     for ax in (accuracy_ax, loss_ax):
-        ax.legend()
+        seed_legend(ax, others)
         ax.grid(alpha=0.3)
     figure.suptitle(f"{result['run_name']}: learning curves")
     return figure
@@ -101,12 +166,15 @@ def save_learning_curves(result, path):
 
 
 def plot_gradient_norms(ax, result, stat="mean"):
-    """Draws one line per layer (input side first in the legend) of a run's gradient norms."""
+    """Draws one line per layer (input side first in the legend) of a run's gradient norms, each on its seed band."""
     keys = result["layer_keys"]
     history = result["history"]
+    members = band_members(result)
     for key, color in zip(keys, layer_colors(len(keys))):
         values = history[f"grad_norm/{key}/{stat}"]
         ax.plot(np.arange(1, len(values) + 1), values, color=color, label=key)
+        if members:
+            plot_seed_band(ax, members, f"grad_norm/{key}/{stat}", color)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"gradient L2 norm ({stat} over the epoch's steps)")
@@ -120,11 +188,12 @@ def draw_gradient_norms(result):
         result: a run's result dict, with gradient logging on.
 
     Returns:
-        The Figure: one line per layer, in `result["layer_keys"]` order.
+        The Figure: one line per layer, in `result["layer_keys"]` order, each on the band of its seeds' norms
+        (`SEED_BAND_PERCENTILES`) when the result has "seeds".
     """
     figure, ax = plt.subplots(figsize=(7, 4.5))
     plot_gradient_norms(ax, result)
-    ax.legend(title="layer (input -> output)", fontsize=8)
+    seed_legend(ax, band_members=band_members(result), title="layer (input -> output)", fontsize=8)
     ax.set_title(f"{result['run_name']}: gradient norm per layer")
     return figure
 
@@ -134,6 +203,28 @@ def save_gradient_norms(result, path):
     return _save(draw_gradient_norms(result), path)
 
 
+def accuracy_title(result, success=SUCCESS_ACCURACY):
+    """Returns e.g. `test accuracy, final 0.548`, and with other seeds how many of all the seeds reached `success`."""
+    accuracy = result["history"]["val_accuracy"]
+    members = result.get("seeds", [])
+    if not other_seeds(result):
+        return f"test accuracy, final {accuracy[-1]:.3f}"
+    learned = sum(member.get("test_accuracy", 0.0) >= success for member in members)  # A NaN loss did not learn.
+    return f"test accuracy, seed {result['seed']} final {accuracy[-1]:.3f}\n{learned}/{len(members)} seeds >= {success}"
+
+
+def plot_test_accuracy(ax, result):
+    """Draws a run's test accuracy per epoch in black, the other seeds' faint behind it, and chance (0.5)."""
+    accuracy = result["history"]["val_accuracy"]
+    others = other_seeds(result)
+    ax.plot(np.arange(1, len(accuracy) + 1), accuracy, color="black")
+    plot_other_seeds(ax, others, "val_accuracy", "black")
+    ax.axhline(0.5, color="gray", linestyle="--", linewidth=1, label="chance")
+    ax.set(xlabel="epoch", ylim=(0.3, 1.0), title=accuracy_title(result))
+    ax.grid(alpha=0.3)
+    seed_legend(ax, others, loc="lower right", fontsize=8)
+
+
 def draw_comparison(results_by_model):
     """The models side by side on shared axes: gradient norms per layer and test accuracy.
 
@@ -141,7 +232,8 @@ def draw_comparison(results_by_model):
         results_by_model: model name -> that model's result dict.
 
     Returns:
-        The Figure: one column per model in `MODEL_ORDER` (others after), gradient norms above, test accuracy below.
+        The Figure: one column per model in `MODEL_ORDER` (others after), gradient norms above, test accuracy below;
+        the spread of a result's "seeds" behind its lines, as in `draw_gradient_norms` and `draw_learning_curves`.
     """
     names = [name for name in MODEL_ORDER if name in results_by_model]
     names += [name for name in results_by_model if name not in names]
@@ -150,13 +242,14 @@ def draw_comparison(results_by_model):
         result = results_by_model[name]
         plot_gradient_norms(axes[0, column], result)
         axes[0, column].set_title(f"{model_title(result['config'])}\n(seed {result['seed']})", fontsize=10)
-        axes[0, column].legend(fontsize=7, title="layer (input -> output)", title_fontsize=7)
-        accuracy = result["history"]["val_accuracy"]
-        axes[1, column].plot(np.arange(1, len(accuracy) + 1), accuracy, color="black")
-        axes[1, column].axhline(0.5, color="gray", linestyle="--", linewidth=1, label="chance")
-        axes[1, column].set(xlabel="epoch", ylim=(0.3, 1.0), title=f"test accuracy, final {accuracy[-1]:.3f}")
-        axes[1, column].grid(alpha=0.3)
-        axes[1, column].legend(loc="lower right", fontsize=8)
+        seed_legend(
+            axes[0, column],
+            band_members=band_members(result),
+            fontsize=7,
+            title="layer (input -> output)",
+            title_fontsize=7,
+        )
+        plot_test_accuracy(axes[1, column], result)
         if column:
             axes[0, column].set_ylabel("")
     axes[1, 0].set_ylabel("test accuracy")

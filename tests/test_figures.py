@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
+from matplotlib.colors import to_rgba
 
 from gradient_lab import plots, study_plots
 
@@ -139,6 +140,134 @@ def test_comparison_puts_other_models_after_the_three():
     results = {"wide": make_result("wide", 2), "deep_tanh": make_result("deep_tanh", 5)}
     titles = [ax.get_title() for ax in plots.draw_comparison(results).axes[:2]]
     assert [title.split(":")[0] for title in titles] == ["deep_tanh", "wide"]
+
+
+def member(seed, history, test_accuracy=None):
+    """One entry of a result's "seeds"; `test_accuracy` None for a member whose loss became NaN."""
+    entry = {"seed": seed, "status": "nan_loss", "epochs_completed": len(history["loss"]), "history": history}
+    if test_accuracy is not None:
+        entry.update(status="completed", test_accuracy=test_accuracy, train_accuracy=test_accuracy)
+    return entry
+
+
+def with_seeds(result, accuracies=(0.74, 0.75)):
+    """`result` (4 epochs) with "seeds": seed 0, seed 1 completed, seed 2 with a NaN loss at epoch 2 of 4."""
+    model, depth = result["config"]["model"], result["config"]["num_hidden_layers"]
+    # The stacked members match the single run to about 1e-5, not bit for bit: seed 0's own line is the run's.
+    own = {key: list(np.float32(values).astype(float)) for key, values in result["history"].items()}
+    completed = make_result(model, depth, epochs=4, seed=1)["history"]
+    diverged = {key: values[:2] for key, values in make_result(model, depth, epochs=4, seed=2)["history"].items()}
+    diverged["loss"][1] = diverged["val_loss"][1] = float("nan")
+    first, second = (f"grad_norm/{key}/mean" for key in result["layer_keys"][:2])
+    diverged[first][1], diverged[second][1] = float("nan"), float("inf")  # No place on a log scale: left out.
+    completed[first][2] = 0.0
+    seeds = [member(0, own, accuracies[0]), member(1, completed, accuracies[1])]
+    return dict(result, test_accuracy=accuracies[0], seeds=seeds + [member(2, diverged)])
+
+
+def percentiles_over_seeds(members, key):
+    """Per epoch, the 10th and 90th percentile of the positive finite `history[key]` of the members that have it."""
+    bounds = []
+    for epoch in range(max(len(m["history"][key]) for m in members)):
+        values = [m["history"][key][epoch] for m in members if epoch < len(m["history"][key])]
+        bounds.append(np.percentile([v for v in values if np.isfinite(v) and v > 0], [10, 90]))
+    return np.array(bounds)
+
+
+def assert_bands_span_the_seeds(ax, result):
+    """Every layer's line lies on a band, in its colour and below it, from the 10th to the 90th percentile."""
+    lines, bands = ax.get_lines(), ax.collections
+    assert len(lines) == len(bands) == len(result["layer_keys"])
+    for line, band, key in zip(lines, bands, result["layer_keys"]):
+        np.testing.assert_array_equal(line.get_ydata(), result["history"][f"grad_norm/{key}/mean"])
+        assert band.get_zorder() < line.get_zorder()
+        np.testing.assert_array_equal(band.get_facecolor()[0][:3], to_rgba(line.get_color())[:3])
+        vertices = np.concatenate([path.vertices for path in band.get_paths()])
+        expected = percentiles_over_seeds(result["seeds"], f"grad_norm/{key}/mean")
+        assert set(vertices[:, 0]) == set(epochs_of(expected))
+        for epoch, (low, high) in zip(epochs_of(expected), expected):
+            at_epoch = vertices[vertices[:, 0] == epoch, 1]
+            np.testing.assert_allclose([at_epoch.min(), at_epoch.max()], [low, high], rtol=1e-12)
+
+
+def split_faint(ax):
+    """Returns an axis's own lines (not chance) and its faint ones (the other seeds'), each in drawing order."""
+    lines = [line for line in ax.get_lines() if line.get_label() != "chance"]
+    faint = [line for line in lines if line.get_label() == "_nolegend_"]
+    return [line for line in lines if line not in faint], faint
+
+
+def test_learning_curves_show_the_other_seeds_faint_behind_seed_0():
+    result = with_seeds(make_result(epochs=4))
+    others = result["seeds"][1:]
+    accuracy_ax, loss_ax = plots.draw_learning_curves(result).axes
+    for ax, keys in [(accuracy_ax, ("accuracy", "val_accuracy")), (loss_ax, ("loss", "val_loss"))]:
+        own, faint = split_faint(ax)
+        assert len(own) == 2 and len(faint) == len(others) * len(keys)
+        assert legend_labels(ax) == ["train", "test", "other seeds (n = 2)"]
+        for line, key in zip(own, keys):
+            np.testing.assert_array_equal(line.get_ydata(), result["history"][key])  # The run's, not the member's.
+            same_kind = [li for li in faint if to_rgba(li.get_color()) == to_rgba(line.get_color())]
+            assert len(same_kind) == len(others)
+            for faint_line, other in zip(same_kind, others):
+                np.testing.assert_array_equal(faint_line.get_xdata(), epochs_of(other["history"][key]))
+                np.testing.assert_array_equal(faint_line.get_ydata(), other["history"][key])
+                assert faint_line.get_zorder() < line.get_zorder() and faint_line.get_alpha() < 0.5
+                assert faint_line.get_linewidth() < line.get_linewidth()
+
+
+def test_gradient_norms_show_the_band_of_the_seeds():
+    result = with_seeds(make_result(depth=3, epochs=4))
+    (ax,) = plots.draw_gradient_norms(result).axes
+    assert legend_labels(ax) == result["layer_keys"] + ["10-90% of 3 seeds"]
+    assert_bands_span_the_seeds(ax, result)
+    assert ax.get_yscale() == "log"
+
+
+def test_comparison_shows_the_seeds_and_counts_those_that_learned():
+    results = {"deep_tanh": with_seeds(make_result("deep_tanh", 3, epochs=4)), "deep_relu": make_result("deep_relu", 2)}
+    figure = plots.draw_comparison(results)
+    (tanh_norms, relu_norms), (tanh_accuracy, relu_accuracy) = np.array(figure.axes).reshape(2, 2)
+    result = results["deep_tanh"]
+    assert_bands_span_the_seeds(tanh_norms, result)
+    assert legend_labels(tanh_norms)[-1] == "10-90% of 3 seeds"
+    final = result["history"]["val_accuracy"][-1]
+    # 0.74 (seed 0) did not learn, 0.75 did, a NaN loss did not.
+    assert tanh_accuracy.get_title() == f"test accuracy, seed 0 final {final:.3f}\n1/3 seeds >= 0.75"
+    (own,), faint = split_faint(tanh_accuracy)
+    np.testing.assert_array_equal(own.get_ydata(), result["history"]["val_accuracy"])
+    assert [list(line.get_ydata()) for line in faint] == [m["history"]["val_accuracy"] for m in result["seeds"][1:]]
+    assert all(line.get_zorder() < own.get_zorder() for line in faint)
+    assert legend_labels(tanh_accuracy) == ["chance", "other seeds (n = 2)"]
+    relu_final = results["deep_relu"]["history"]["val_accuracy"][-1]
+    assert not relu_norms.collections and len(relu_accuracy.get_lines()) == 2  # Without seeds: as before.
+    assert relu_accuracy.get_title() == f"test accuracy, final {relu_final:.3f}"
+
+
+def drawn(figure):
+    """What a figure shows, axis by axis: title, legend, lines' data and how many collections (bands)."""
+    return [
+        (ax.get_title(), legend_labels(ax), [y.tolist() for _, y in line_data(ax)], len(ax.collections))
+        for ax in figure.axes
+    ]
+
+
+@pytest.mark.parametrize("seeds", ["absent", "empty", "only seed 0"])
+def test_without_other_seeds_the_figures_are_as_before(seeds):
+    plain = make_result(depth=3, epochs=4)
+    result = {"absent": plain, "empty": dict(plain, seeds=[]), "only seed 0": with_seeds(plain)}[seeds]
+    if seeds == "only seed 0":
+        result["seeds"] = result["seeds"][:1]
+    layers = len(plain["layer_keys"])
+    for draw, lines in [
+        (plots.draw_learning_curves, [2, 2]),
+        (plots.draw_gradient_norms, [layers]),
+        (lambda r: plots.draw_comparison({"deep_tanh": r}), [layers, 2]),
+    ]:
+        shown = drawn(draw(result))
+        assert [len(axis_lines) for _, _, axis_lines, _ in shown] == lines
+        assert all(collections == 0 for *_, collections in shown)
+        assert shown == drawn(draw(plain))
 
 
 def test_heatmap_rows_are_layers_input_at_the_bottom():
