@@ -83,7 +83,12 @@ def train(name, depth, args):
         run.fit(model, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                 validation_data=(x_test, y_test), callbacks=callbacks)
 
-    # 6. The figures: learning curves, gradient norm per layer, and the diagnostics'.
+    # 6. Seed 0 is one draw of many: train seeds 0 .. N-1 of the same model at once, as one
+    #    stacked computation (gradient_lab/stacked.py), for the distribution beside it.
+    run.train_seeds(args.seeds, args.seed_logs)
+
+    # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind
+    #    seed 0), and the diagnostics'.
     run.save_figures(args.figure_dir)
     return run
 

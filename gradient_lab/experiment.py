@@ -76,6 +76,9 @@ def add_run_flags(parser):
     defaults = Config()
     add = parser.add_argument
     data.add_data_flags(parser)
+    add("--seeds", type=cli.positive_int(), default=20,
+        help="seeds 0..N-1 trained at once beside seed 0's run, for the distribution (default: %(default)s)")
+    add("--seed-logs", action="store_true", help="also write every seed's numbers to TensorBoard")
     add(
         "--no-diagnostics",
         dest="diagnostics",

@@ -151,6 +151,34 @@ class Run:
         write_hparams(self.config, self.dir, result)
         return result
 
+    def train_seeds(self, seeds, seed_logs=False):
+        """Trains seeds 0 .. seeds-1 of this run's model at once, as one stacked computation, and records them.
+
+        Seed 0's run stays the story; its result gains `seeds`, one entry per seed (status,
+        final accuracies, verdict, and per epoch the loss, accuracies and each layer's mean
+        and max gradient norm), saved in the same `result.json`. With `seed_logs`, each seed's
+        numbers also go to TensorBoard, as the run `<run>/seeds/seed-<k>`.
+        """
+        from gradient_lab import diagnostics, stacked
+
+        if seeds < 2 or self.result["status"] != "completed":
+            return
+        try:
+            members = stacked.train_stacked(self.config, list(range(seeds)))
+        except KeyboardInterrupt:
+            self.seeds_interrupted = True
+            return
+        kept = ("loss", "accuracy", "val_loss", "val_accuracy")
+        for member in members:
+            member["verdict"] = diagnostics.verdict(member) if self.config.diagnostics else []
+            member["history"] = {key: values for key, values in member["history"].items()
+                                 if key in kept or key.endswith(("/mean", "/max")) and key.startswith("grad_norm/")}
+            member.pop("init_diagnostics", None)
+            if seed_logs:
+                write_seed_events(self.dir / "seeds" / f"seed-{member['seed']}", member["history"])
+        self.result["seeds"] = members
+        save_result(self.dir, self.result)
+
     def save_figures(self, figure_dir):
         """Draws the run's figures as `<figure_dir>/<run name>_<kind>.png` (nothing if no epoch completed)."""
         from gradient_lab import plots
@@ -168,10 +196,22 @@ class Run:
             plots.save_backward_signal(result, f"{prefix}_init_jacobians.png")
 
     def report(self):
-        """Prints the result line and the verdict; returns the exit status (0, 1 after a NaN loss, 130 on Ctrl-C)."""
+        """Prints the result line, the verdict and the seeds' distribution; returns the exit status.
+
+        The status is 0, 1 after a NaN loss, or 130 after Ctrl-C.
+        """
         print(summary_line(self.result), flush=True)
         for sentence in self.result.get("verdict", []):
             print(f"  - {sentence}")
+        if self.result.get("seeds"):
+            from gradient_lab import seed_statistics
+
+            members = self.result["seeds"]
+            accuracies = [member["test_accuracy"] for member in members if member["status"] == "completed"]
+            print(f"  {seed_statistics.distribution_line(accuracies, len(members))}", flush=True)
+        if getattr(self, "seeds_interrupted", False):
+            print(f"interrupted while training the other seeds: seed 0's result is saved in {self.dir}")
+            return self.INTERRUPTED
         if self.result["status"] == "interrupted":
             print(f"interrupted: partial result saved in {self.dir}")
             return self.INTERRUPTED
@@ -182,6 +222,24 @@ class Run:
             )
             return self.NAN_LOSS
         return 0
+
+
+def write_seed_events(run_dir, history):
+    """Writes one seed's per-epoch numbers as a TensorBoard run: `train/` and `validation/`, as a script's run."""
+    from gradient_lab.tensorboard_events import EventWriter
+
+    writers = {"train": EventWriter(run_dir / "train"), "validation": EventWriter(run_dir / "validation")}
+    for epoch in range(len(history["loss"])):
+        train, validation = {}, {}
+        for key, values in history.items():
+            if key.startswith("val_"):
+                validation[f"epoch_{key[4:]}"] = values[epoch]
+            else:
+                train[key if "/" in key else f"epoch_{key}"] = values[epoch]
+        writers["train"].write(epoch, train)
+        writers["validation"].write(epoch, validation)
+    for writer in writers.values():
+        writer.close()
 
 
 def new_run_dir(log_dir, name, overwrite=False):

@@ -1,7 +1,9 @@
-"""Statistics over seeds: accuracy distributions, success rates and gradient ratios, as tables."""
+"""Statistics over seeds: accuracy distributions, success rates and gradient ratios, as tables.
+
+SciPy gives the intervals; pandas (imported only where a table is made) the tables.
+"""
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from gradient_lab.thresholds import SUCCESS_ACCURACY
@@ -23,7 +25,28 @@ def accuracy_summary(accuracies):
         "ci95_high": float(high),
         "median": float(np.median(values)),
         "success_rate": float(np.mean(values >= SUCCESS_ACCURACY)),
+        **success_interval(int(np.sum(values >= SUCCESS_ACCURACY)), len(values)),
     }
+
+
+def success_interval(successes, runs):
+    """Returns the 95% Wilson score interval of a success rate, as `success_ci95_low` and `success_ci95_high`."""
+    interval = stats.binomtest(successes, runs).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"success_ci95_low": float(interval.low), "success_ci95_high": float(interval.high)}
+
+
+def distribution_line(accuracies, runs):
+    """Returns e.g. `over 20 seeds: test 0.585 ± 0.107 (95% CI 0.535-0.635), 3/20 learned`.
+
+    Args:
+        accuracies: the test accuracies of the runs that completed.
+        runs: how many runs there were, completed or not (a NaN loss counts as not learned).
+    """
+    summary = accuracy_summary(accuracies)
+    learned = int(np.sum(np.asarray(accuracies) >= SUCCESS_ACCURACY))
+    failed = f", {runs - len(accuracies)} with a NaN loss" if runs > len(accuracies) else ""
+    return (f"over {runs} seeds: test {summary['mean']:.3f} ± {summary['std']:.3f} "
+            f"(95% CI {summary['ci95_low']:.3f}-{summary['ci95_high']:.3f}), {learned}/{runs} learned{failed}")
 
 
 def gradient_norms(result, layer_key, stat="mean"):
@@ -69,6 +92,8 @@ def summary_table(results, group_by):
         row["grad_ratio_final"] = float(np.median([first_to_output_ratio(result, -1) for result in members]))
         row["weakest_ratio_epoch1"] = float(np.median([weakest_to_output_ratio(result, 0) for result in members]))
         rows.append(row)
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 
