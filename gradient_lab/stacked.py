@@ -170,10 +170,11 @@ class StackedMLP(keras.Model):
 
     def _layer_statistics(self):
         """Per member and layer: saturated and dead fractions, activation mean and std, weight norm (as
-        `diagnostics.LayerDiagnostics` takes them), `[members, layers, 5]`."""
+        `diagnostics.LayerDiagnostics` takes them), and the weights' L1 norm and L1 distance from their
+        initial values (as `diagnostics.WeightNormLogger`), `[members, layers, 7]`."""
         x = tf.broadcast_to(self.diagnostics_data, [self.members, *self.diagnostics_data.shape])
         rows = []
-        for layer, kind in zip([*self.hidden, self.out], self.activation_names):
+        for index, (layer, kind) in enumerate(zip([*self.hidden, self.out], self.activation_names)):
             x = layer(x)  # [members, inputs, units]
             centre, threshold = {"tanh": (0.0, TANH_SATURATION), "sigmoid": (0.5, 0.5 - SIGMOID_SATURATION)}.get(
                 kind, (0.0, np.inf))
@@ -183,7 +184,11 @@ class StackedMLP(keras.Model):
             std = tf.sqrt(tf.reduce_mean(tf.square(x - mean[:, None, None]), axis=[1, 2]))
             weight_norm = tf.sqrt(tf.reduce_sum(tf.square(layer.kernel), axis=[1, 2])
                                   + tf.reduce_sum(tf.square(layer.bias), axis=[1, 2]))
-            rows.append(tf.stack([saturated, dead, mean, std, weight_norm], axis=1))
+            initial_kernel, initial_bias = self.initial_weights[2 * index:2 * index + 2]
+            weight_l1 = tf.reduce_sum(tf.abs(layer.kernel), axis=[1, 2]) + tf.reduce_sum(tf.abs(layer.bias), [1, 2])
+            change_l1 = (tf.reduce_sum(tf.abs(layer.kernel - initial_kernel), axis=[1, 2])
+                         + tf.reduce_sum(tf.abs(layer.bias - initial_bias), axis=[1, 2]))
+            rows.append(tf.stack([saturated, dead, mean, std, weight_norm, weight_l1, change_l1], axis=1))
         return tf.stack(rows, axis=1)
 
 
@@ -205,11 +210,12 @@ def stacked_mlp(config, seeds, train_data, validation_data):
                                 config.output_initializer, seed=seed) for seed in seeds]
     model = StackedMLP(len(seeds), config.num_hidden_layers, config.width, config.activation, seeds,
                        config.batch_size, validation_data, len(train_data[0]),
-                       diagnostics_data=train_data[0] if config.diagnostics else None)
+                       diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None)
     model(tf.zeros([len(seeds), 1, singles[0].input_shape[-1]]))  # Builds the weights, to be overwritten.
     for layer, copies in zip([*model.hidden, model.out], zip(*[single.layers for single in singles])):
         layer.kernel.assign(np.stack([copy.kernel.numpy() for copy in copies]))
         layer.bias.assign(np.stack([copy.bias.numpy() for copy in copies])[:, None, :])
+    model.initial_weights = tuple(tf.constant(variable.numpy()) for variable in model.weight_variables())
     model.init_diagnostics = [diagnostics.backward_signal_at_init(single, *train_data) if config.diagnostics
                               else None for single in singles]
     model.compile(optimizer=models.make_optimizer(config.optimizer, config.learning_rate, config.momentum))
@@ -224,7 +230,7 @@ def layer_keys(num_hidden_layers):
     return [f"{index:0{width}d}_{name}" for index, name in enumerate(names, start=1)]
 
 
-def member_histories(history, keys, activations, learning_rate):
+def member_histories(history, keys, activations, learning_rate, diagnostics=True, weight_logging=False):
     """Splits the stacked `History.history` into one history dict per member, as a single run records it.
 
     Args:
@@ -232,6 +238,7 @@ def member_histories(history, keys, activations, learning_rate):
         keys: the layers' keys, input side first.
         activations: each layer's activation name (for which diagnostics apply).
         learning_rate: for the update-to-weight ratio, as `diagnostics.LayerDiagnostics` defines it.
+        diagnostics, weight_logging: which series to give, as the `Config` fields of these names.
     """
     columns = {name: np.asarray(history[name]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
     statistics = np.asarray(history["gradient_statistics"])  # [epochs, members, layers, 6]
@@ -243,18 +250,23 @@ def member_histories(history, keys, activations, learning_rate):
             for column, stat in enumerate(grad_logging.STAT_NAMES):
                 member_history[grad_logging.history_key(key, stat)] = statistics[:, member, layer, column].tolist()
         if layers is not None:
-            member_history.update(_diagnostics_history(layers[:, member], statistics[:, member], keys, activations,
-                                                       learning_rate))
+            series = _diagnostics_history(layers[:, member], statistics[:, member], keys, activations,
+                                          learning_rate, weight_logging)
+            member_history.update({key: values for key, values in series.items()
+                                   if diagnostics or key.startswith("weight_")})
         histories.append(member_history)
     return histories
 
 
-def _diagnostics_history(layers, gradient_statistics, keys, activations, learning_rate):
-    """One member's diagnostics series, keyed as `diagnostics.LayerDiagnostics` keys them."""
+def _diagnostics_history(layers, gradient_statistics, keys, activations, learning_rate, weight_logging):
+    """One member's diagnostics series, keyed as `diagnostics.LayerDiagnostics` (and `WeightNormLogger`) key them."""
     series = {}
     total_mean = grad_logging.STAT_NAMES.index("mean")
     for index, (key, kind) in enumerate(zip(keys, activations)):
-        saturated, dead, mean, std, weight_norm = layers[:, index].T
+        saturated, dead, mean, std, weight_norm, weight_l1, change_l1 = layers[:, index].T
+        if weight_logging:
+            series[f"weight_l1/{key}"] = weight_l1.tolist()
+            series[f"weight_change_l1/{key}"] = change_l1.tolist()
         if kind in ("tanh", "sigmoid"):
             series[f"saturation/{key}"] = saturated.tolist()
         if kind == "relu":
@@ -286,7 +298,8 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
     history = model.fit(whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0,
                         callbacks=callbacks).history
     keys = layer_keys(config.num_hidden_layers)
-    histories = member_histories(history, keys, model.activation_names, config.learning_rate)
+    histories = member_histories(history, keys, model.activation_names, config.learning_rate, config.diagnostics,
+                                 config.weight_logging)
     train_accuracy, test_accuracy = (member_accuracies(model, *split) for split in (train_data, validation_data))
     results = []
     for member, (seed, member_history) in enumerate(zip(seeds, histories)):

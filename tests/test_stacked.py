@@ -1,5 +1,7 @@
 """Stacked seeds against single runs: member k is seed k (weights, shuffle, loss, gradient norms); NaN freezes one."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -68,3 +70,15 @@ def test_a_member_whose_loss_becomes_nan_is_frozen_and_the_others_go_on(tmp_path
         np.testing.assert_allclose(
             members[seed]["history"]["grad_norm/01_hidden_1/mean"], alone["grad_norm/01_hidden_1/mean"], rtol=1e-5
         )
+
+
+def test_weight_logging_as_the_single_run_logs_it(tmp_path):
+    config = experiment.config_for("deep_tanh", epochs=3, weight_logging=True, diagnostics=False)
+    member = stacked.train_stacked(config, [4])[0]
+    alone = experiment.train_and_evaluate(
+        dataclasses.replace(config, seed=4, histogram_freq=0), tmp_path / "logs", figure_dir=None
+    )
+    keys = [key for key in alone["history"] if key.startswith("weight_")]
+    assert len(keys) == 2 * 6 and not any(key.startswith("saturation/") for key in member["history"])
+    for key in keys:
+        np.testing.assert_allclose(member["history"][key], alone["history"][key], rtol=1e-5, err_msg=key)
