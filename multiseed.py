@@ -7,13 +7,14 @@ interval and median, the success rate (test accuracy >= 0.75), and the median ra
 the first hidden layer's gradient norm to the output layer's, at epoch 1 and at the end.
 
 Run:  python multiseed.py [--seeds 20] [--jobs 2] [--scheduler tcp://host:8786]
-Writes: logs/multiseed/<model>-seed<k>/ per run, results/multiseed.{csv,md},
-        figures/multiseed.png. Finished runs are skipped when run again.
+Writes: logs/multiseed/<model>/cell.json (every seed's result), results/multiseed.{csv,md},
+        figures/multiseed.png. The 20 seeds of a model train at once, stacked; a finished model is
+        skipped when run again.
 """
 
 from gradient_lab import cli
 from gradient_lab import experiment
-from gradient_lab import seed_statistics
+from gradient_lab import seed_tables
 from gradient_lab import sweeps
 
 MODELS = ("shallow_tanh", "deep_tanh", "deep_relu")
@@ -26,14 +27,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sweeps.check_output_dirs(args)
 
-    runs = [
-        sweeps.Run(f"{model}-seed{seed}", experiment.config_for(model, seed=seed, epochs=args.epochs, histogram_freq=0))
+    cells = [
+        sweeps.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), tuple(range(args.seeds)))
         for model in MODELS
-        for seed in range(args.seeds)
     ]
-    run_results = sweeps.run_sweep(runs, args.log_dir, args.jobs, args.scheduler, args.progress)
+    run_results = sweeps.run_sweep(cells, args.log_dir, args.jobs, args.scheduler, args.progress)
 
-    seed_statistics.report(
+    seed_tables.report(
         run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed"
     )
 

@@ -1,6 +1,6 @@
-"""Statistics over seeds: accuracy distributions, success rates and gradient ratios, as tables.
+"""Statistics over seeds: accuracy distributions, success rates with their intervals, gradient ratios.
 
-SciPy gives the intervals; pandas (imported only where a table is made) the tables.
+`seed_tables.py` turns them into tables (with pandas); this module needs only SciPy.
 """
 
 import numpy as np
@@ -65,51 +65,3 @@ def first_to_output_ratio(result, epoch):
     """Returns the first hidden layer's gradient norm over the output layer's at `epoch` (0-based, -1 = last)."""
     keys = result["layer_keys"]
     return float(gradient_norms(result, keys[0])[epoch] / gradient_norms(result, keys[-1])[epoch])
-
-
-def summary_table(results, group_by):
-    """One row per group of completed runs: accuracy summary and median gradient ratios over seeds.
-
-    `grad_ratio_epoch1` and `grad_ratio_final` are the first hidden layer's gradient norm
-    over the output layer's at epoch 1 and at the last epoch; `weakest_ratio_epoch1` is
-    the smallest such ratio over all hidden layers at epoch 1 (what the verdict uses).
-
-    Args:
-        results: run result dicts.
-        group_by: function from a result to its group label (a string).
-
-    Returns:
-        A pandas DataFrame, groups in order of first appearance.
-    """
-    groups = {}
-    for result in results:
-        if result["status"] == "completed":
-            groups.setdefault(group_by(result), []).append(result)
-    rows = []
-    for label, members in groups.items():
-        row = {"group": label, **accuracy_summary([result["test_accuracy"] for result in members])}
-        row["grad_ratio_epoch1"] = float(np.median([first_to_output_ratio(result, 0) for result in members]))
-        row["grad_ratio_final"] = float(np.median([first_to_output_ratio(result, -1) for result in members]))
-        row["weakest_ratio_epoch1"] = float(np.median([weakest_to_output_ratio(result, 0) for result in members]))
-        rows.append(row)
-    import pandas as pd
-
-    return pd.DataFrame(rows)
-
-
-def save_table(table, path_without_suffix):
-    """Writes `table` as `<path>.csv` and `<path>.md`; returns both paths."""
-    from gradient_lab import cli
-
-    csv_path = cli.atomic_write_text(f"{path_without_suffix}.csv", table.to_csv(index=False))
-    markdown_path = cli.atomic_write_text(f"{path_without_suffix}.md", table.to_markdown(index=False, floatfmt=".3f"))
-    return csv_path, markdown_path
-
-
-def report(results, group_by, group_name, path_without_suffix):
-    """Builds the summary table of `results`, prints it, and saves it as CSV and Markdown."""
-    table = summary_table(results, group_by).rename(columns={"group": group_name})
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
-    for path in save_table(table, path_without_suffix):
-        print(f"wrote {path}")
-    return table

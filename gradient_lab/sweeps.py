@@ -1,19 +1,23 @@
-"""The sweep runner: a grid of configurations x seeds, resumable, in parallel here or on Dask.
+"""The sweep runner: a grid of cells, each one configuration's seeds, resumable, in parallel here or on Dask.
 
-- Every run is one `experiment.train_and_evaluate` call in its own run directory
-  `<log dir>/<run name>/`, whose `result.json` is written atomically at the end.
-- A run whose `result.json` says `completed`, with the same config, is skipped when the
-  sweep is run again, so an interrupted sweep loses nothing it finished. A run saved
-  with another config (say fewer epochs) is trained again.
-- Runs go to joblib worker processes (one TensorFlow thread each, so `jobs` workers use
+- A cell is one configuration and its seeds, trained at once as one stacked computation
+  (`stacked.train_stacked`), in its own directory `<log dir>/<cell name>/`, whose
+  `cell.json` (every seed's result) is written atomically at the end.
+- A cell whose `cell.json` holds the same config and seeds is skipped when the sweep runs
+  again, so an interrupted sweep loses nothing it finished; a cell killed midway has no
+  `cell.json` and is trained again, and so is one saved with another config or seeds.
+- Cells go to joblib worker processes (one TensorFlow thread each, so `jobs` workers use
   `jobs` cores), or to a Dask cluster through joblib's Dask backend.
+- Every seed is also written for TensorBoard's HParams dashboard, as `<cell>/seed-<k>`.
 - A tqdm progress bar with an ETA shows on the terminal.
 """
 
 import contextlib
 import dataclasses
 import json
+import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,27 +48,69 @@ def check_output_dirs(args):
         cli.writable_dir(directory)
 
 
+CELL_FILE = "cell.json"
+# What a cell keeps of each seed's per-epoch numbers (the rest goes into its verdict).
+KEPT_SERIES = ("loss", "accuracy", "val_loss", "val_accuracy")
+KEPT_GROUPS = ("weight_l1/", "weight_change_l1/")
+
+
 @dataclass(frozen=True)
-class Run:
-    """One cell of a sweep: a unique run name and its config."""
+class Cell:
+    """One cell of a sweep: a unique name, its config (whose `seed` is not used) and its seeds."""
 
     name: str
     config: experiment.Config
+    seeds: tuple
 
 
-def load_completed(run_dir, config):
-    """Returns the run's saved result if it completed with exactly `config`, else None."""
-    path = Path(run_dir) / recording.RESULT_FILE
+def load_completed(cell_dir, cell):
+    """Returns the cell's saved record if it completed with exactly this config and these seeds, else None."""
+    path = Path(cell_dir) / CELL_FILE
     if not path.exists():
         return None
-    result = json.loads(path.read_text())
-    completed = result.get("status") == "completed" and result.get("config") == dataclasses.asdict(config)
-    return result if completed else None
+    record = json.loads(path.read_text())
+    same = record.get("config") == dataclasses.asdict(cell.config) and record.get("seeds") == list(cell.seeds)
+    return record if same else None
 
 
-def train_one(run, log_dir):
-    """Trains one run in a fresh directory (replacing a partial one) and returns its result."""
-    return experiment.train_and_evaluate(run.config, log_dir, figure_dir=None, run_name=run.name, overwrite=True)
+def train_cell(cell, log_dir):
+    """Trains a cell's seeds at once in a fresh directory (replacing a partial one); returns its record."""
+    cli.start_tensorflow()
+    from gradient_lab import diagnostics, stacked
+
+    start = time.perf_counter()
+    members = stacked.train_stacked(cell.config, list(cell.seeds))
+    cell_dir = Path(log_dir) / cell.name
+    if cell_dir.exists():
+        shutil.rmtree(cell_dir)
+    cell_dir.mkdir(parents=True)
+    results = []
+    for member in members:
+        config = dataclasses.replace(cell.config, seed=member["seed"])
+        result = {"run_name": f"{cell.name}-seed{member['seed']}", "config": dataclasses.asdict(config), **member}
+        result["verdict"] = diagnostics.verdict(result) if cell.config.diagnostics else []
+        result.pop("init_diagnostics", None)
+        result["history"] = {
+            key: values
+            for key, values in member["history"].items()
+            if key in KEPT_SERIES
+            or key.startswith(KEPT_GROUPS)
+            or key.startswith("grad_norm/")
+            and key.endswith("/mean")
+        }
+        recording.write_hparams(config, cell_dir / f"seed-{member['seed']}", result)
+        results.append(result)
+    record = {
+        "cell": cell.name,
+        "status": "completed",
+        "config": dataclasses.asdict(cell.config),
+        "seeds": list(cell.seeds),
+        "wall_time_seconds": time.perf_counter() - start,
+        "versions": recording.library_versions(),
+        "members": results,
+    }
+    cli.atomic_write_text(cell_dir / CELL_FILE, recording.json_text(record, levels=1))
+    return record
 
 
 @contextlib.contextmanager
@@ -83,42 +129,43 @@ def dask_backend(address):
         client.close()
 
 
-def run_sweep(runs, log_dir, jobs=2, scheduler=None, progress=True):
-    """Runs every `Run` not yet completed under `log_dir`.
+def run_sweep(cells, log_dir, jobs=2, scheduler=None, progress=True):
+    """Trains every `Cell` not yet completed under `log_dir`.
 
     Args:
-        runs: the grid, as a list of `Run` with unique names.
-        log_dir: parent directory of the run directories.
+        cells: the grid, as a list of `Cell` with unique names.
+        log_dir: parent directory of the cell directories.
         jobs: local worker processes (ignored with `scheduler`).
         scheduler: address of a Dask scheduler, e.g. `tcp://127.0.0.1:8786`, or None.
         progress: show a progress bar on stderr.
 
     Returns:
-        The results of all runs, in the order of `runs`; a run that did not complete
-        (NaN loss) appears with its status.
+        Every seed's result, cell after cell in the order of `cells`, each as a single
+        run's result dict (`run_name` `<cell>-seed<k>`); a seed that did not complete (NaN
+        loss) appears with its status.
     """
-    if not runs:
+    if not cells:
         cli.fail("the grid is empty: nothing to run")
-    names = [run.name for run in runs]
+    names = [cell.name for cell in cells]
     if len(set(names)) != len(names):
-        raise ValueError("run names in a sweep must be unique")
+        raise ValueError("cell names in a sweep must be unique")
     log_dir = Path(log_dir)
-    done = {run.name: load_completed(log_dir / run.name, run.config) for run in runs}
-    todo = [run for run in runs if done[run.name] is None]
+    done = {cell.name: load_completed(log_dir / cell.name, cell) for cell in cells}
+    todo = [cell for cell in cells if done[cell.name] is None]
     backend = dask_backend(scheduler) if scheduler else contextlib.nullcontext()
     with (
         backend,
         tqdm(
-            total=len(runs),
-            initial=len(runs) - len(todo),
-            unit="run",
+            total=len(cells),
+            initial=len(cells) - len(todo),
+            unit="cell",
             disable=not progress,
             file=sys.stderr,
             dynamic_ncols=True,
         ) as bar,
-    ):
+    ):  # After the backend: a failed connection shows no bar.
         parallel = joblib.Parallel(n_jobs=-1 if scheduler else jobs, return_as="generator_unordered")
-        for result in parallel(joblib.delayed(train_one)(run, log_dir) for run in todo):
-            done[result["run_name"]] = result
+        for record in parallel(joblib.delayed(train_cell)(cell, log_dir) for cell in todo):
+            done[record["cell"]] = record
             bar.update()
-    return [done[name] for name in names]
+    return [member for name in names for member in done[name]["members"]]

@@ -20,8 +20,9 @@ def run_script(script, *args, cwd=None):
 
 
 # Runs a script's main() in a fresh interpreter, optionally without the private Keras hook, and
-# prints its exit status and every import of pandas, scipy or dask in this repo's modules that
-# it loaded. (scikit-learn itself imports scipy, and pandas where it is installed.)
+# prints its exit status, this repo's modules it loaded, and every import of pandas or dask in
+# them (and of scipy outside seed_statistics). scikit-learn itself imports scipy, and pandas
+# where it is installed.
 RUNNER = """
     import ast, json, runpy, sys
     sys.path.insert(0, {root!r})
@@ -47,9 +48,12 @@ RUNNER = """
                 names = [node.module] + [node.module + "." + alias.name for alias in node.names]
             else:
                 continue
-            heavy += [path + ": " + name for name in names
-                      if name.split(".")[0] in ("pandas", "scipy", "dask") or name == "gradient_lab.seed_statistics"]
-    print(json.dumps({{"status": status, "heavy": sorted(set(heavy))}}))
+            # SciPy gives the seeds' confidence intervals (seed_statistics); pandas and Dask are the sweeps'.
+            heavy += [path + ": " + name for name in names if name.split(".")[0] in ("pandas", "dask")
+                      or name.split(".")[0] == "scipy" and not path.endswith("seed_statistics.py")]
+    modules = sorted(name for name, module in list(sys.modules.items())
+                     if (getattr(module, "__file__", None) or "").startswith({root!r}))
+    print(json.dumps({{"status": status, "heavy": sorted(set(heavy)), "modules": modules}}))
 """
 
 

@@ -27,7 +27,7 @@ def smoke_run(tmp_path_factory, script):
         script, "--epochs", EPOCHS, "--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"
     )
     assert outcome["status"] == 0, process.stderr
-    assert outcome["heavy"] == []  # No module of ours that training loads imports pandas, scipy or dask.
+    assert outcome["heavy"] == []  # No module of ours that training loads imports pandas or dask.
     return workdir, process
 
 

@@ -12,33 +12,53 @@ from gradient_lab import sweeps
 from conftest import run_script
 
 
-def tiny_runs(seeds=(0, 1)):
-    return [
-        sweeps.Run(f"deep_relu-seed{seed}", experiment.config_for("deep_relu", seed=seed, epochs=2, histogram_freq=0))
-        for seed in seeds
+def tiny_cells(names=("relu_a", "relu_b"), seeds=(0, 1), epochs=2):
+    config = experiment.config_for("deep_relu", epochs=epochs, histogram_freq=0)
+    return [sweeps.Cell(name, config, tuple(seeds)) for name in names]
+
+
+def test_finished_cells_are_skipped_and_partial_ones_redone(tmp_path):
+    results = sweeps.run_sweep(tiny_cells(), tmp_path, jobs=2, progress=False)
+    assert [result["run_name"] for result in results] == [
+        "relu_a-seed0",
+        "relu_a-seed1",
+        "relu_b-seed0",
+        "relu_b-seed1",
     ]
-
-
-def test_finished_runs_are_skipped_and_partial_ones_redone(tmp_path):
-    results = sweeps.run_sweep(tiny_runs(), tmp_path, jobs=2, progress=False)
-    assert [result["run_name"] for result in results] == ["deep_relu-seed0", "deep_relu-seed1"]
-    finished = tmp_path / "deep_relu-seed0" / "result.json"
+    finished = tmp_path / "relu_a" / "cell.json"
     before = finished.stat().st_mtime_ns
-    # An interrupted run: a directory without a result, plus a stray file inside it.
-    (tmp_path / "deep_relu-seed1" / "result.json").unlink()
-    (tmp_path / "deep_relu-seed1" / "stray.txt").write_text("left over")
-    again = sweeps.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
+    # A cell killed midway: a directory without its cell.json, plus a stray file inside it.
+    (tmp_path / "relu_b" / "cell.json").unlink()
+    (tmp_path / "relu_b" / "stray.txt").write_text("left over")
+    again = sweeps.run_sweep(tiny_cells(), tmp_path, jobs=1, progress=False)
     assert finished.stat().st_mtime_ns == before  # Not retrained.
-    assert again[0] == results[0]
-    assert again[1]["status"] == "completed" and again[1]["history"] == results[1]["history"]  # Same seed, same run.
-    assert not (tmp_path / "deep_relu-seed1" / "stray.txt").exists()
+    assert again[:2] == results[:2]
+    assert [result["history"] for result in again[2:]] == [result["history"] for result in results[2:]]
+    assert not (tmp_path / "relu_b" / "stray.txt").exists()
 
 
-def test_a_saved_run_with_another_config_is_trained_again(tmp_path):
-    sweeps.run_sweep(tiny_runs((0,)), tmp_path, jobs=1, progress=False)
-    longer = [sweeps.Run(run.name, dataclasses.replace(run.config, epochs=3)) for run in tiny_runs((0,))]
-    result = sweeps.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]
-    assert result["epochs_completed"] == 3
+def test_a_cell_seed_is_that_seed_alone(tmp_path):
+    result = sweeps.run_sweep(tiny_cells(("relu",), seeds=(3,), epochs=3), tmp_path / "cells", jobs=1, progress=False)[
+        0
+    ]
+    alone = experiment.train_and_evaluate(
+        experiment.config_for("deep_relu", seed=3, epochs=3, histogram_freq=0), tmp_path / "alone", figure_dir=None
+    )
+    assert result["config"] == alone["config"] and result["seed"] == 3
+    for key, values in result["history"].items():
+        assert values == pytest.approx(alone["history"][key], rel=1e-5), key
+    assert result["verdict"] == alone["verdict"]
+
+
+def test_a_saved_cell_with_another_config_or_seeds_is_trained_again(tmp_path):
+    sweeps.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
+    longer = [
+        dataclasses.replace(cell, config=dataclasses.replace(cell.config, epochs=3))
+        for cell in tiny_cells(("relu",), seeds=(0,))
+    ]
+    assert sweeps.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]["epochs_completed"] == 3
+    more = sweeps.run_sweep(tiny_cells(("relu",), seeds=(0, 1), epochs=3), tmp_path, jobs=1, progress=False)
+    assert [result["seed"] for result in more] == [0, 1]
 
 
 def test_empty_grid_exits_2(tmp_path):
@@ -51,21 +71,21 @@ def test_sweep_on_a_local_dask_cluster(tmp_path):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        results = sweeps.run_sweep(tiny_runs(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
-    assert [result["status"] for result in results] == ["completed", "completed"]
-    local = sweeps.train_one(tiny_runs()[:1][0], tmp_path / "local")
-    assert results[0]["history"] == local["history"]  # Same seed on a Dask worker or here: same numbers.
+        results = sweeps.run_sweep(tiny_cells(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
+    assert [result["status"] for result in results] == ["completed"] * 4
+    local = sweeps.train_cell(tiny_cells()[0], tmp_path / "local")["members"]
+    assert [result["history"] for result in results[:2]] == [result["history"] for result in local]  # Same numbers.
 
 
-def test_every_run_is_in_the_hparams_dashboard(tmp_path):
+def test_every_seed_is_in_the_hparams_dashboard(tmp_path):
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
-    sweeps.run_sweep(tiny_runs(), tmp_path, jobs=1, progress=False)
+    sweeps.run_sweep(tiny_cells(("relu",)), tmp_path, jobs=1, progress=False)
     multiplexer = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(tmp_path))
     multiplexer.Reload()
     hparams_runs = multiplexer.PluginRunToTagToContent("hparams")
-    assert set(hparams_runs) == {"deep_relu-seed0", "deep_relu-seed1"}
-    assert "hparams/test_accuracy" in multiplexer.PluginRunToTagToContent("scalars")["deep_relu-seed0"]
+    assert set(hparams_runs) == {"relu/seed-0", "relu/seed-1"}
+    assert "hparams/test_accuracy" in multiplexer.PluginRunToTagToContent("scalars")["relu/seed-0"]
 
 
 def test_accuracy_summary_reference_values():
@@ -112,9 +132,8 @@ def test_multiseed_script_writes_table_and_figure(tmp_path):
 
     height, width = imread(tmp_path / "figures" / "multiseed.png").shape[:2]
     assert height > 200 and width > 200
-    run = json.loads((tmp_path / "logs" / "deep_tanh-seed1" / "result.json").read_text())
+    other, run = json.loads((tmp_path / "logs" / "deep_tanh" / "cell.json").read_text())["members"]
     expected = run["history"]["grad_norm/01_hidden_1/mean"][0] / run["history"]["grad_norm/06_output/mean"][0]
-    other = json.loads((tmp_path / "logs" / "deep_tanh-seed0" / "result.json").read_text())
     other_ratio = other["history"]["grad_norm/01_hidden_1/mean"][0] / other["history"]["grad_norm/06_output/mean"][0]
     assert table.loc[1, "grad_ratio_epoch1"] == pytest.approx((expected + other_ratio) / 2)  # Median of two.
 
@@ -141,7 +160,8 @@ def test_study_script_runs_a_small_grid(tmp_path):
     process = run_script("studies.py", "weights", *args)
     assert process.returncode == 0, process.stderr
     assert (tmp_path / "figures" / "study_weights.png").exists()
-    run = json.loads((tmp_path / "logs" / "weights" / "relu_he-depth2-seed0" / "result.json").read_text())
+    cell = json.loads((tmp_path / "logs" / "weights" / "relu_he-depth2" / "cell.json").read_text())
+    run = cell["members"][0]
     assert len(run["history"]["weight_change_l1/01_hidden_1"]) == 2
     assert run["history"]["weight_change_l1/01_hidden_1"][0] > 0
 
@@ -159,8 +179,8 @@ def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
     # Results where each command would write its first run: multiseed's and the depth study's.
     logs = tmp_path / "logs"
     finished = [
-        logs / "shallow_tanh-seed0" / "result.json",
-        logs / "depth" / "tanh_uniform01-depth1-seed0" / "result.json",
+        logs / "shallow_tanh" / "cell.json",
+        logs / "depth" / "tanh_uniform01-depth1" / "cell.json",
     ]
     for path in finished:
         path.parent.mkdir(parents=True)
@@ -173,5 +193,19 @@ def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
     assert len(process.stderr.strip().splitlines()) == 1, process.stderr
     assert all(path.read_text() == '{"status": "completed"}' for path in finished)
     assert sorted(path.name for path in logs.rglob("*")) == sorted(
-        ["shallow_tanh-seed0", "depth", "tanh_uniform01-depth1-seed0", "result.json", "result.json"]
+        ["shallow_tanh", "depth", "tanh_uniform01-depth1", "cell.json", "cell.json"]
     )
+
+
+def test_success_interval_is_the_wilson_score_interval():
+    # Wilson (1927): (p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n), written out here for 2 of 5.
+    z, n, p = 1.959963984540054, 5, 0.4
+    centre, half = p + z**2 / (2 * n), z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5
+    interval = seed_statistics.success_interval(2, 5)
+    assert interval["success_ci95_low"] == pytest.approx((centre - half) / (1 + z**2 / n))
+    assert interval["success_ci95_high"] == pytest.approx((centre + half) / (1 + z**2 / n))
+
+
+def test_distribution_line_counts_nan_runs_as_not_learned():
+    line = seed_statistics.distribution_line([0.5, 0.8, 0.9, 0.7], runs=5)
+    assert line == "over 5 seeds: test 0.725 ± 0.171 (95% CI 0.453-0.997), 2/5 learned, 1 with a NaN loss"
