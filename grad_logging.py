@@ -115,17 +115,26 @@ class GradientNormLogger(keras.callbacks.Callback):
         super().set_model(model)
         if model.optimizer is None:
             raise ValueError("compile the model before fitting it with a GradientNormLogger")
-        self.layers, self.keys = trainable_layers(model), layer_keys(model)
-        # What the steps of the current epoch add up, kept in variables that the train
-        # function updates in its graph: the sum and max of the norms, the step count, and
-        # the last step's norms and gradients.
+        self._steps = None
+        if model.built:
+            self._create_state()
+        # Else at the first step: a model without an `Input` gets its weights when `fit` first calls it.
+        self._wrap_apply(model)
+
+    def _create_state(self):
+        """The layers, their keys, and what the steps of the current epoch add up.
+
+        The sums live in variables that the train function updates in its graph: the sum
+        and the max of the norms, the step count, and the last step's norms and gradients.
+        """
+        self.layers, self.keys = trainable_layers(self.model), layer_keys(self.model)
         self._sum = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
         self._max = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
         self._last = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
         self._steps = tf.Variable(0, trainable=False)
+        self._steps_at_batch = 0
         variables = [variable for layer in self.layers for variable in layer.trainable_weights]
         self._last_grads = {v.path: tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables}
-        self._wrap_apply(model)
 
     def _wrap_apply(self, model):
         optimizer = model.optimizer
@@ -142,6 +151,9 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def _record(self, grads_by_path):
         """Traceable, once per optimizer step: adds the step's norms to the epoch's."""
+        if self._steps is None:
+            with tf.init_scope():  # Outside the graph being traced, as Keras creates weights.
+                self._create_state()
         norms = layer_norms(self.layers, grads_by_path)
         self._sum.assign_add(norms)
         self._max.assign(tf.maximum(self._max, norms))
@@ -157,13 +169,15 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._reset()
 
     def _reset(self):
+        if self._steps is None:
+            return
         for variable in (self._sum, self._max):
             variable.assign(tf.zeros_like(variable))
         self._steps.assign(0)
         self._steps_at_batch = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if not (self.per_step and self.writer is not None):
+        if not (self.per_step and self.writer is not None and self._steps is not None):
             return
         steps = int(self._steps.numpy())
         if steps - self._steps_at_batch != 1:
@@ -175,7 +189,7 @@ class GradientNormLogger(keras.callbacks.Callback):
                 tf.summary.scalar(f"grad_norm_step/{key}", norm)
 
     def on_epoch_end(self, epoch, logs=None):
-        steps = int(self._steps.numpy())
+        steps = int(self._steps.numpy()) if self._steps is not None else 0
         if not steps:
             return
         table = np.concatenate([self._sum.numpy() / steps, self._max.numpy()], axis=1)  # Columns: STAT_NAMES.

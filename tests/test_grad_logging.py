@@ -177,3 +177,19 @@ def test_copied_alone_into_an_empty_directory_it_works_with_a_functional_model(t
     logged = [float(value) for _, value in tensors["grad_norm/02_middle/max"]]
     np.testing.assert_allclose(logged, history["grad_norm/02_middle/max"], rtol=1e-6)
     assert [step for step, _ in tensors["gradients/01_encoder"]] == [0, 1, 2]
+
+
+def test_a_sequential_model_without_an_input_gets_its_layers_at_the_first_step():
+    keras.utils.set_random_seed(10)
+    model = keras.Sequential([layers.Dense(4, activation="tanh", name="first"), layers.Dense(1, name="last")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")  # Frozen: one gradient all along.
+    (x, y), _ = data.load_circles(num_samples=64)
+    history = model.fit(
+        x, y, batch_size=len(x), epochs=2, shuffle=False, verbose=0, callbacks=[grad_logging.GradientNormLogger()]
+    ).history
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y.reshape(-1, 1), model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    expected = [np.sqrt(sum(np.sum(g.numpy() ** 2) for g in grads[index : index + 2])) for index in (0, 2)]
+    for key, norm in zip(["01_first", "02_last"], expected):
+        np.testing.assert_allclose(history[f"grad_norm/{key}/mean"], [norm, norm], rtol=1e-5)
