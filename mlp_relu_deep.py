@@ -25,7 +25,8 @@ from gradient_lab.models import get_initializer
 from gradient_lab.recording import Run
 from gradient_lab.tensorboard_events import EpochMetricsLogger
 
-# 1. The config: the reference experiment's values. Each one is a flag (see --help).
+# 1. The config: the reference experiment's values. Each one is a flag (see --help). Change them
+#    here or with flags, not in the code below: the run's records are made from them.
 DEPTH = 5  # Hidden layers.
 WIDTH = 5  # Units per hidden layer.
 ACTIVATION = "relu"
@@ -79,6 +80,8 @@ def train(args):
             *run.diagnostics(model, x_train, y_train),  # Dead units, ... (--no-diagnostics: none).
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard.
         ]
+        # As model.fit(x_train, y_train, batch_size, epochs, validation_data, callbacks), with each
+        # epoch in one TensorFlow call (gradient_lab/fast_training.py); --plain-fit calls model.fit.
         run.fit(model, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                 validation_data=(x_test, y_test), callbacks=callbacks)
 

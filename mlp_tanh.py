@@ -25,7 +25,8 @@ from gradient_lab.models import get_initializer
 from gradient_lab.recording import Run
 from gradient_lab.tensorboard_events import EpochMetricsLogger
 
-# 1. The config: the reference experiment's values. Each one is a flag (see --help).
+# 1. The config: the reference experiment's values. Each one is a flag (see --help). Change them
+#    here or with flags, not in the code below: the run's records are made from them.
 DEPTHS = {"shallow": 1, "deep": 5}  # Hidden layers of each model.
 WIDTH = 5  # Units per hidden layer.
 ACTIVATION = "tanh"
@@ -38,7 +39,7 @@ SEED = 0  # Seeds the weights and the shuffling; the data has its own --data-see
 def parse_flags(argv):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["shallow", "deep", "both"], default="both", help="default: %(default)s")
-    parser.add_argument("--depth", type=cli.positive_int(), help="hidden layers (default: 1 shallow, 5 deep)")
+    parser.add_argument("--depth", type=cli.positive_int(), help=f"hidden layers (default: {DEPTHS})")
     parser.add_argument("--width", type=cli.positive_int(), default=WIDTH, help="default: %(default)s")
     parser.add_argument("--activation", default=ACTIVATION, help="hidden layers' activation (default: %(default)s)")
     parser.add_argument("--initializer", default=INITIALIZER, help="every kernel's initializer (default: %(default)s)")
@@ -80,6 +81,8 @@ def train(name, depth, args):
             *run.diagnostics(model, x_train, y_train),  # Saturation, dead units, ... (--no-diagnostics: none).
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard, as keras's TensorBoard.
         ]
+        # As model.fit(x_train, y_train, batch_size, epochs, validation_data, callbacks), with each
+        # epoch in one TensorFlow call (gradient_lab/fast_training.py); --plain-fit calls model.fit.
         run.fit(model, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                 validation_data=(x_test, y_test), callbacks=callbacks)
 

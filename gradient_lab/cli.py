@@ -5,6 +5,7 @@ and exit status 2, before anything is written.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -87,19 +88,30 @@ def fraction(text):
 
 
 def writable_dir(path):
-    """Creates `path` if needed and checks a file can be written in it.
+    """Creates `path` if needed and checks a file can be written in it (exit status 2 if not); returns it as a Path."""
+    return writable_dirs(path)[0]
 
-    Returns:
-        The directory as a `Path`; exits with status 2 if it cannot be written.
+
+def writable_dirs(*paths):
+    """Checks that each directory can be written, creating it; exits with status 2 at the first that cannot.
+
+    Before it exits, it removes the directories it created for the others, so a bad path
+    leaves nothing behind.
     """
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as error:
-        fail(f"cannot write to directory {str(path)!r}: {error.strerror or error}")
-    return path
+    created = []
+    for path in map(Path, paths):
+        missing = [directory for directory in (path, *path.parents) if not directory.exists()]  # Deepest first.
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            created += missing
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+                pass
+        except OSError as error:
+            for directory in created:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()  # Only if still empty.
+            fail(f"cannot write to directory {str(path)!r}: {error.strerror or error}")
+    return [Path(path) for path in paths]
 
 
 def atomic_write_text(path, text):

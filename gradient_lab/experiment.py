@@ -135,8 +135,7 @@ def check_flags(args, num_runs):
             keras_internals.check()
         except keras_internals.MissingKerasHook as error:
             cli.fail(str(error))
-    cli.writable_dir(args.log_dir)
-    cli.writable_dir(args.figure_dir)
+    cli.writable_dirs(args.log_dir, args.figure_dir)
 
 
 def compiled_model(config):

@@ -44,8 +44,7 @@ def add_sweep_flags(parser, log_dir):
 
 def check_output_dirs(args):
     """Checks every output directory is writable before any run starts (exit 2 if not)."""
-    for directory in (args.log_dir, args.figure_dir, args.table_dir):
-        cli.writable_dir(directory)
+    cli.writable_dirs(args.log_dir, args.figure_dir, args.table_dir)
 
 
 CELL_FILE = "cell.json"

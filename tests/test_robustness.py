@@ -134,3 +134,14 @@ def test_ctrl_c_leaves_readable_partial_result(tmp_path, when):
         assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == result["epochs_completed"]
         events = EventAccumulator(str(run_dir / "train"), size_guidance={"scalars": 0}).Reload()
         assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= 99
+
+
+def test_an_unwritable_figure_dir_leaves_no_log_dir_behind(tmp_path, capsys):
+    import mlp_relu_deep
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SystemExit) as stop:
+        mlp_relu_deep.main(["--log-dir", str(tmp_path / "new" / "logs"), "--figure-dir", str(blocker / "figures")])
+    assert stop.value.code == 2 and capsys.readouterr().err.startswith("error: cannot write to directory")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file"]  # logs/ and new/ removed again.
