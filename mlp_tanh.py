@@ -103,7 +103,7 @@ def main(argv=None):
     exit_status = 0
     for kind in kinds:
         exit_status = max(exit_status, train(f"{kind}_tanh", args.depth or DEPTHS[kind], args).report())
-        if exit_status == Run.INTERRUPTED:
+        if exit_status in (Run.INTERRUPTED, Run.TERMINATED):
             break
     return exit_status
 

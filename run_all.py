@@ -22,10 +22,10 @@ def main(argv=None):
     if args.run_name:
         cli.fail("--run-name names one run; run_all.py trains three (use --log-dir to keep them apart)")
     status = mlp_tanh.main(argv)
-    if status == Run.INTERRUPTED:
+    if status in (Run.INTERRUPTED, Run.TERMINATED):
         return status
     status = max(status, mlp_relu_deep.main(argv))
-    if status == Run.INTERRUPTED:
+    if status in (Run.INTERRUPTED, Run.TERMINATED):
         return status
     compare.main(["--log-dir", args.log_dir, "--figure-dir", args.figure_dir])
     return status

@@ -7,6 +7,7 @@ and exit status 2, before anything is written.
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -45,6 +46,21 @@ def start_tensorflow():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is: what `kill`, `timeout`, batch schedulers and Dask send to stop a process."""
+
+    exit_status = 143  # 128 + SIGTERM, as the shell reports it.
+
+
+def stop_on_sigterm():
+    """From now on SIGTERM raises `Terminated` in the main thread, so it stops a run as Ctrl-C does."""
+
+    def terminate(signal_number, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def fail(message):

@@ -136,6 +136,7 @@ def check_flags(args, num_runs):
         except keras_internals.MissingKerasHook as error:
             cli.fail(str(error))
     cli.writable_dirs(args.log_dir, args.figure_dir)
+    cli.stop_on_sigterm()  # From here on, SIGTERM stops a run as Ctrl-C does: the epochs so far are saved.
 
 
 def compiled_model(config):

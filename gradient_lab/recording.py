@@ -53,7 +53,7 @@ class Run:
         overwrite: replace a run directory of that name instead of numbering.
     """
 
-    INTERRUPTED, NAN_LOSS = 130, 1  # Exit statuses.
+    INTERRUPTED, TERMINATED, NAN_LOSS = 130, 143, 1  # Exit statuses: Ctrl-C, SIGTERM, a NaN loss.
 
     def __init__(self, config, log_dir="logs", run_name=None, overwrite=False):
         import keras
@@ -62,7 +62,7 @@ class Run:
         self.dir = new_run_dir(log_dir, run_name or config.model, overwrite)
         self.history = keras.callbacks.History()  # Ours, so that it exists even if Ctrl-C comes early.
         self.model = self.train_data = self.test_data = self.snapshots = self.init_diagnostics = None
-        self.status, self.result = "completed", None
+        self.status, self.result, self.stop_status = "completed", None, None
 
     @contextlib.contextmanager
     def recorded(self):
@@ -70,8 +70,8 @@ class Run:
         start = time.perf_counter()
         try:
             yield self
-        except KeyboardInterrupt:
-            self.status = "interrupted"
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (`cli.Terminated`).
+            self.status, self.stop_status = "interrupted", getattr(stop, "exit_status", self.INTERRUPTED)
         self.result = self._finish(time.perf_counter() - start)
 
     def diagnostics(self, model, x, y):
@@ -165,8 +165,8 @@ class Run:
             return
         try:
             members = stacked.train_stacked(self.config, list(range(seeds)))
-        except KeyboardInterrupt:
-            self.seeds_interrupted = True
+        except KeyboardInterrupt as stop:
+            self.stop_status = getattr(stop, "exit_status", self.INTERRUPTED)
             return
         kept = ("loss", "accuracy", "val_loss", "val_accuracy")
         for member in members:
@@ -198,7 +198,7 @@ class Run:
     def report(self):
         """Prints the result line, the verdict and the seeds' distribution; returns the exit status.
 
-        The status is 0, 1 after a NaN loss, or 130 after Ctrl-C.
+        The status is 0, 1 after a NaN loss, 130 after Ctrl-C or 143 after SIGTERM.
         """
         print(summary_line(self.result), flush=True)
         for sentence in self.result.get("verdict", []):
@@ -209,12 +209,12 @@ class Run:
             members = self.result["seeds"]
             accuracies = [member["test_accuracy"] for member in members if member["status"] == "completed"]
             print(f"  {seed_statistics.distribution_line(accuracies, len(members))}", flush=True)
-        if getattr(self, "seeds_interrupted", False):
-            print(f"interrupted while training the other seeds: seed 0's result is saved in {self.dir}")
-            return self.INTERRUPTED
         if self.result["status"] == "interrupted":
             print(f"interrupted: partial result saved in {self.dir}")
-            return self.INTERRUPTED
+            return self.stop_status
+        if self.stop_status is not None:
+            print(f"interrupted while training the other seeds: seed 0's result is saved in {self.dir}")
+            return self.stop_status
         if self.result["status"] == "nan_loss":
             print(
                 f"error: loss became NaN or Inf at epoch {self.result['epochs_completed']}; "

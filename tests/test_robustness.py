@@ -92,8 +92,16 @@ def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
     assert "epoch_loss" in events.Tags()["scalars"]
 
 
-@pytest.mark.parametrize("when", ["at once", "after 100 epochs"])
-def test_ctrl_c_leaves_readable_partial_result(tmp_path, when):
+@pytest.mark.parametrize(
+    "when, stop, status",
+    [
+        ("at once", signal.SIGINT, 130),
+        ("at once", signal.SIGTERM, 143),  # What kill, timeout and batch schedulers send.
+        ("after 100 epochs", signal.SIGINT, 130),
+        ("after 100 epochs", signal.SIGTERM, 143),
+    ],
+)
+def test_ctrl_c_or_sigterm_leaves_readable_partial_result(tmp_path, when, stop, status):
     run_dir = tmp_path / "logs" / "deep_tanh"
     process = subprocess.Popen(
         [
@@ -122,9 +130,9 @@ def test_ctrl_c_leaves_readable_partial_result(tmp_path, when):
     deadline = time.time() + 180
     while not ready() and time.time() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == status, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"

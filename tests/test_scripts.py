@@ -152,9 +152,12 @@ def test_compare_reads_saved_results(tanh_run, relu_run, tmp_path):
     for workdir, _ in (tanh_run, relu_run):
         for run_dir in (workdir / "logs").iterdir():
             shutil.copytree(run_dir, tmp_path / "logs" / run_dir.name)
+    # A later run killed (SIGKILL) while its model was being built: a folder without a result.
+    (tmp_path / "logs" / "deep_relu-2" / "train").mkdir(parents=True)
     process = run_script("compare.py", "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
     assert process.returncode == 0, process.stderr
     assert {line.split()[0] for line in process.stdout.splitlines()[:3]} == {"shallow_tanh", "deep_tanh", "deep_relu"}
+    assert "(run deep_relu, seed 0)" in process.stdout  # The killed run's folder is skipped.
     from matplotlib.image import imread  # A real PNG of plausible size; test_figures.py checks what it shows.
 
     height, width = imread(tmp_path / "figures" / "comparison.png").shape[:2]
