@@ -97,7 +97,7 @@ def train(args):
 
 def main(argv=None):
     args = parse_flags(argv)
-    experiment.check_flags(args, num_runs=1)  # One error line and exit status 2 on a bad name or path.
+    experiment.check_flags(args, [args.depth])  # One error line and exit status 2 on a bad name, size or path.
     return train(args).report()
 
 

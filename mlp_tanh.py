@@ -99,10 +99,11 @@ def train(name, depth, args):
 def main(argv=None):
     args = parse_flags(argv)
     kinds = ["shallow", "deep"] if args.model == "both" else [args.model]
-    experiment.check_flags(args, num_runs=len(kinds))  # One error line and exit status 2 on a bad name or path.
+    depths = {kind: args.depth or DEPTHS[kind] for kind in kinds}
+    experiment.check_flags(args, list(depths.values()))  # One error line and exit 2 on a bad name, size or path.
     exit_status = 0
-    for kind in kinds:
-        exit_status = max(exit_status, train(f"{kind}_tanh", args.depth or DEPTHS[kind], args).report())
+    for kind, depth in depths.items():
+        exit_status = max(exit_status, train(f"{kind}_tanh", depth, args).report())
         if exit_status in (Run.INTERRUPTED, Run.TERMINATED):
             break
     return exit_status

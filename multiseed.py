@@ -25,17 +25,15 @@ def main(argv=None):
     parser.add_argument("--seeds", type=cli.positive_int(), default=20, help="seeds per model (default: %(default)s)")
     sweeps.add_sweep_flags(parser, "logs/multiseed")
     args = parser.parse_args(argv)
-    sweeps.check_output_dirs(args)
-
     cells = [
         sweeps.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), tuple(range(args.seeds)))
         for model in MODELS
     ]
+    sweeps.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
+    sweeps.check_output_dirs(args)
     run_results = sweeps.run_sweep(cells, args.log_dir, args.jobs, args.scheduler, args.progress)
 
-    seed_tables.report(
-        run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed"
-    )
+    seed_tables.report(run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed")
 
     from gradient_lab import plots
 

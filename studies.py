@@ -133,10 +133,10 @@ def main(argv=None):
     study = STUDIES[args.study]
     if args.depths:
         study = dataclasses.replace(study, depths=tuple(args.depths))
-    sweeps.check_output_dirs(args)
-
     cells = study.cells(args.seeds or study.default_seeds, args.epochs)
     log_dir = f"{args.log_dir}/{study.name}"
+    sweeps.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
+    sweeps.check_output_dirs(args)
     run_results = sweeps.run_sweep(cells, log_dir, args.jobs, args.scheduler, args.progress)
 
     seed_tables.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")

@@ -7,6 +7,7 @@
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +77,12 @@ def add_run_flags(parser):
     defaults = Config()
     add = parser.add_argument
     data.add_data_flags(parser)
-    add("--seeds", type=cli.positive_int(), default=20,
-        help="seeds 0..N-1 trained at once beside seed 0's run, for the distribution (default: %(default)s)")
+    add(
+        "--seeds",
+        type=cli.positive_int(),
+        default=20,
+        help="seeds 0..N-1 trained at once beside seed 0's run, for the distribution (default: %(default)s)",
+    )
     add("--seed-logs", action="store_true", help="also write every seed's numbers to TensorBoard")
     add(
         "--no-diagnostics",
@@ -114,10 +119,49 @@ def config_from_flags(args, model, **fields):
     return Config(model=model, **{**from_flags, **fields})
 
 
-def check_flags(args, num_runs):
-    """Exits with status 2 and one line unless the run name, the layers' names and the output directories work."""
+MAX_HIDDEN_LAYERS = 200  # Building and tracing takes about 0.1 s a layer alone and up to 0.8 s stacked, here.
+
+
+def estimated_bytes(num_hidden_layers, width, seeds, num_samples, batch_size, num_inputs=2):
+    """Returns about how many bytes training `seeds` stacked seeds of this MLP takes at its peak.
+
+    It counts float32 numbers: per seed, the weights with their gradients, optimizer slots and
+    initial copy (5 copies), one ring row of gradients per step of an epoch, and every layer's
+    activations on the training and test points, forward and backward (4 copies).
+    """
+    fans = [num_inputs] + [width] * num_hidden_layers + [1]
+    weights = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(fans, fans[1:]))
+    steps = -(-(num_samples // 2) // batch_size)
+    activations = num_samples * sum(fans[1:])
+    return 4 * seeds * (weights * (5 + steps) + 4 * activations)
+
+
+def check_size(num_hidden_layers, width, seeds, num_samples, batch_size):
+    """Exits with status 2 and one line if the run would not fit the machine's memory or take too long to build."""
+    if num_hidden_layers > MAX_HIDDEN_LAYERS:
+        cli.fail(
+            f"{num_hidden_layers} hidden layers is more than this lab builds: at most {MAX_HIDDEN_LAYERS} "
+            f"(each takes up to 0.8 s to build and trace)"
+        )
+    needed = estimated_bytes(num_hidden_layers, width, seeds, num_samples, batch_size)
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > available / 2:
+        cli.fail(
+            f"{seeds} seeds of {num_hidden_layers} layers x {width} units would need about "
+            f"{needed / 2**30:.1f} GiB, more than half of this machine's {available / 2**30:.1f} GiB; "
+            f"use fewer seeds or a smaller net"
+        )
+
+
+def check_flags(args, depths):
+    """Exits with status 2 and one line unless the run name, the layers' names, the size and the outputs work.
+
+    Args:
+        args: the parsed flags.
+        depths: the hidden layers of each model the script will train.
+    """
     if args.run_name is not None:
-        if num_runs > 1:
+        if len(depths) > 1:
             cli.fail("--run-name names one run; pick one model (or use --log-dir to keep runs apart)")
         if Path(args.run_name).name != args.run_name or args.run_name in ("", ".", ".."):
             cli.fail(f"--run-name must be a plain directory name, got {args.run_name!r}")
@@ -135,6 +179,7 @@ def check_flags(args, num_runs):
             keras_internals.check()
         except keras_internals.MissingKerasHook as error:
             cli.fail(str(error))
+    check_size(max(depths), args.width, args.seeds, args.num_samples, args.batch_size)
     cli.writable_dirs(args.log_dir, args.figure_dir)
     cli.stop_on_sigterm()  # From here on, SIGTERM stops a run as Ctrl-C does: the epochs so far are saved.
 

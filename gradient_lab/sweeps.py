@@ -42,6 +42,15 @@ def add_sweep_flags(parser, log_dir):
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
 
+def check_cells_fit(cells):
+    """Exits with status 2 and one line if some cell would not fit the machine (see `experiment.check_size`)."""
+    for cell in cells:
+        config = cell.config
+        experiment.check_size(
+            config.num_hidden_layers, config.width, len(cell.seeds), config.num_samples, config.batch_size
+        )
+
+
 def check_output_dirs(args):
     """Checks every output directory is writable before any run starts (exit 2 if not)."""
     cli.writable_dirs(args.log_dir, args.figure_dir, args.table_dir)

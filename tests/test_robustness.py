@@ -41,6 +41,8 @@ def test_same_seed_gives_identical_numbers(tmp_path):
         (["--initializer", "he_uniformm"], "unknown initializer 'he_uniformm'"),
         (["--run-name", "../elsewhere", "--model", "deep"], "--run-name must be a plain directory name"),
         (["--run-name", "mine"], "--run-name names one run"),
+        (["--seeds", "100000000"], "seeds of 5 layers x 5 units would need about"),
+        (["--depth", "100000"], "100000 hidden layers is more than this lab builds"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):

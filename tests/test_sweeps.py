@@ -171,6 +171,8 @@ def test_study_script_runs_a_small_grid(tmp_path):
     [
         (["studies.py", "depthh"], "unknown study 'depthh'"),
         (["multiseed.py", "--seeds", "0"], "--seeds: must be >= 1"),
+        (["multiseed.py", "--seeds", "100000000"], "would need about"),
+        (["studies.py", "depth", "--depths", "100000"], "more than this lab builds"),
         (["studies.py", "depth", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
         (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
     ],
