@@ -163,3 +163,20 @@ def test_default_base_revision_becomes_a_package_that_imports_only_from_itself(t
             imported = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             imported += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
             assert not {name.split(".")[0] for name in imported} & local_names, (path.name, imported)
+
+
+def test_seeds_benchmark_prints_what_it_measured():
+    process = run_script("benchmarks/bench_seeds.py", "--seeds", 3, "--rounds", 1, "--epochs", 3)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.strip().splitlines()
+    one, stacked = (
+        re.match(r"(one seed|stacked seeds) +median (\d+\.\d+) s.*accuracy (\d\.\d{3})$", line).groups()
+        for line in lines[:2]
+    )
+    assert one[2] == stacked[2]  # Stacked seed 0 is seed 0's run: the same test accuracy.
+    ratio = float(re.search(r"paired per round: (\d+\.\d+)x", lines[2]).group(1))
+    assert ratio == pytest.approx(float(stacked[1]) / float(one[1]), abs=0.02)  # One round: the ratio of the two.
+    seconds, last_ratio = re.fullmatch(
+        r"seeds in parallel: 3 seeds in (\d+\.\d) s, (\d+\.\d)x one seed", lines[-1]
+    ).groups()
+    assert float(seconds) == pytest.approx(float(stacked[1]), abs=0.051) and float(last_ratio) == round(ratio, 1)

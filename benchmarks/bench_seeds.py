@@ -1,0 +1,68 @@
+"""Benchmark: N seeds trained at once (stacked) against one seed's run, side by side in one process.
+
+For one model (deep ReLU by default, 500 epochs), each round times, back to back and in
+alternating order:
+- one seed as the scripts train it: `experiment.train_and_evaluate` (gradient norms, histograms,
+  diagnostics, TensorBoard events, result JSON; figures off);
+- `--seeds` seeds stacked into one model, as the scripts' `--seeds` and the sweeps train them:
+  `stacked.train_stacked` (every seed's loss, accuracies, gradient norms and diagnostics).
+
+It prints both medians, the paired per-round ratio (median, bootstrap 95% CI) and ends with
+`seeds in parallel: 20 seeds in T s, R.Rx one seed` (T the median of the stacked runs, R the
+median paired ratio).
+
+Run:  python benchmarks/bench_seeds.py [--seeds 20] [--model deep_relu] [--rounds 5] [--epochs 500]
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_training import paired_overhead, time_interleaved  # noqa: E402
+from gradient_lab import cli, experiment  # noqa: E402
+
+ONE_SEED, STACKED = "one seed", "stacked seeds"
+
+
+def variants(model, seeds, epochs, log_root):
+    """The two things to time, `{name: function returning a test accuracy}`."""
+    from gradient_lab import stacked
+
+    config = experiment.config_for(model, epochs=epochs)
+
+    def one_seed():
+        return experiment.train_and_evaluate(config, tempfile.mkdtemp(dir=log_root), figure_dir=None)["test_accuracy"]
+
+    def stacked_seeds():
+        return stacked.train_stacked(config, list(range(seeds)))[0].get("test_accuracy")
+
+    return {ONE_SEED: one_seed, STACKED: stacked_seeds}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=cli.positive_int(2), default=20, help="default: %(default)s")
+    parser.add_argument("--model", choices=sorted(experiment.MODELS), default="deep_relu", help="default: %(default)s")
+    parser.add_argument("--rounds", type=cli.positive_int(), default=5, help="default: %(default)s")
+    parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
+    args = parser.parse_args(argv)
+    cli.start_tensorflow()
+    with tempfile.TemporaryDirectory() as log_root:
+        times, accuracies = time_interleaved(variants(args.model, args.seeds, args.epochs, log_root), 0, args.rounds)
+    ratio, interval = paired_overhead(times[STACKED], times[ONE_SEED])
+    for name in (ONE_SEED, STACKED):
+        print(f"{name:14s} median {statistics.median(times[name]):.2f} s, min {min(times[name]):.2f} s "
+              f"over {len(times[name])} runs; seed 0's test accuracy {accuracies[name]:.3f}")
+    print(f"stacked / one seed, paired per round: {ratio + 1:.2f}x (95% CI of the ratio - 1: {interval})")
+    print(f"seeds in parallel: {args.seeds} seeds in {statistics.median(times[STACKED]):.1f} s, "
+          f"{ratio + 1:.1f}x one seed")
+
+
+if __name__ == "__main__":
+    main()
