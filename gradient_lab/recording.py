@@ -173,7 +173,6 @@ class Run:
             member["verdict"] = diagnostics.verdict(member) if self.config.diagnostics else []
             member["history"] = {key: values for key, values in member["history"].items()
                                  if key in kept or key.endswith(("/mean", "/max")) and key.startswith("grad_norm/")}
-            member.pop("init_diagnostics", None)
             if seed_logs:
                 write_seed_events(self.dir / "seeds" / f"seed-{member['seed']}", member["history"])
         self.result["seeds"] = members

@@ -195,8 +195,8 @@ class StackedMLP(keras.Model):
 def stacked_mlp(config, seeds, train_data, validation_data):
     """Returns the compiled `StackedMLP` of `config` whose member k starts from seed `seeds[k]`'s initial weights.
 
-    With `config.diagnostics`, every epoch's layer diagnostics are taken on the training
-    inputs, and `model.init_diagnostics` holds each member's backward signal at initialisation.
+    With `config.diagnostics` (or `weight_logging`), every epoch's layer diagnostics are
+    taken on the training inputs.
 
     Args:
         config: an `experiment.Config`; its `seed` is ignored for `seeds`.
@@ -204,20 +204,21 @@ def stacked_mlp(config, seeds, train_data, validation_data):
         train_data: `(x, y)`, the training set.
         validation_data: `(x, y)` evaluated after every epoch.
     """
-    from gradient_lab import diagnostics, models
+    from gradient_lab import models
 
-    singles = [models.build_mlp(config.num_hidden_layers, config.width, config.activation, config.initializer,
-                                config.output_initializer, seed=seed) for seed in seeds]
     model = StackedMLP(len(seeds), config.num_hidden_layers, config.width, config.activation, seeds,
                        config.batch_size, validation_data, len(train_data[0]),
                        diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None)
-    model(tf.zeros([len(seeds), 1, singles[0].input_shape[-1]]))  # Builds the weights, to be overwritten.
-    for layer, copies in zip([*model.hidden, model.out], zip(*[single.layers for single in singles])):
-        layer.kernel.assign(np.stack([copy.kernel.numpy() for copy in copies]))
-        layer.bias.assign(np.stack([copy.bias.numpy() for copy in copies])[:, None, :])
+    num_inputs = train_data[0].shape[-1]
+    model(tf.zeros([len(seeds), 1, num_inputs]))  # Builds the weights, to be overwritten.
+    layers = [*model.hidden, model.out]
+    for index, layer in enumerate(layers, start=1):
+        # `models.build_mlp` seeds hidden layer i with seed * 1000 + i and the output layer with seed * 1000.
+        name = config.initializer if layer is not model.out else config.output_initializer
+        shape = tuple(layer.kernel.shape[1:])
+        layer.kernel.assign(np.stack([models.get_initializer(name, seed * 1000 + index % len(layers))(shape)
+                                      for seed in seeds]))
     model.initial_weights = tuple(tf.constant(variable.numpy()) for variable in model.weight_variables())
-    model.init_diagnostics = [diagnostics.backward_signal_at_init(single, *train_data) if config.diagnostics
-                              else None for single in singles]
     model.compile(optimizer=models.make_optimizer(config.optimizer, config.learning_rate, config.momentum))
     model.optimizer.build(model.trainable_variables)  # Now, so that the epoch's function is traced once.
     return model
@@ -309,8 +310,6 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
                   "layer_keys": keys, "history": {name: values[:epochs] for name, values in member_history.items()}}
         if finite.all():
             result.update(train_accuracy=train_accuracy[member], test_accuracy=test_accuracy[member])
-        if config.diagnostics:
-            result["init_diagnostics"] = model.init_diagnostics[member]
         results.append(result)
     return results
 

@@ -97,7 +97,6 @@ def train_cell(cell, log_dir):
         config = dataclasses.replace(cell.config, seed=member["seed"])
         result = {"run_name": f"{cell.name}-seed{member['seed']}", "config": dataclasses.asdict(config), **member}
         result["verdict"] = diagnostics.verdict(result) if cell.config.diagnostics else []
-        result.pop("init_diagnostics", None)
         result["history"] = {
             key: values
             for key, values in member["history"].items()

@@ -45,8 +45,6 @@ def test_member_k_trains_as_seed_k_alone(name, tmp_path):
         for key, values in alone["history"].items():
             np.testing.assert_allclose(member["history"][key], values, rtol=1e-5, atol=1e-7, err_msg=f"{seed}, {key}")
         assert member["test_accuracy"] == pytest.approx(alone["test_accuracy"], abs=1e-6)
-        for key, values in alone["init_diagnostics"].items():
-            assert member["init_diagnostics"][key] == values  # Computed on the same single model.
         assert diagnostics.verdict(member) == alone["verdict"]
 
 
