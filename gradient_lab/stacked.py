@@ -71,11 +71,13 @@ class StackedMLP(keras.Model):
         num_samples: the training set's size.
         num_inputs: input features.
         diagnostics_data: inputs on which every epoch's layer diagnostics are taken (None: none).
+        per_step: also return every step's total gradient norm per member and layer.
     """
 
     def __init__(self, members, num_hidden_layers, width, activation, seeds, batch_size, validation_data,
-                 num_samples, num_inputs=2, diagnostics_data=None):
+                 num_samples, num_inputs=2, diagnostics_data=None, per_step=False):
         super().__init__()
+        self.per_step = per_step
         self.activation_names = [activation] * num_hidden_layers + ["sigmoid"]
         self.diagnostics_data = None if diagnostics_data is None else tf.constant(diagnostics_data)
         self.hidden = [StackedDense(members, width, activation, name=f"hidden_{i}")
@@ -166,6 +168,8 @@ class StackedMLP(keras.Model):
                 "val_accuracy": tf.reduce_mean(val_correct, axis=[1, 2]), "gradient_statistics": statistics}
         if self.diagnostics_data is not None:
             logs["layer_statistics"] = self._layer_statistics()
+        if self.per_step:
+            logs["step_norms"] = tf.transpose(norms[..., PARTS.index("total")], [1, 0, 2])  # [members, steps, layers]
         return logs
 
     def _layer_statistics(self):
@@ -208,7 +212,8 @@ def stacked_mlp(config, seeds, train_data, validation_data):
 
     model = StackedMLP(len(seeds), config.num_hidden_layers, config.width, config.activation, seeds,
                        config.batch_size, validation_data, len(train_data[0]),
-                       diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None)
+                       diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None,
+                       per_step=config.per_step)
     num_inputs = train_data[0].shape[-1]
     model(tf.zeros([len(seeds), 1, num_inputs]))  # Builds the weights, to be overwritten.
     layers = [*model.hidden, model.out]
@@ -308,6 +313,9 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
         epochs = len(finite) if finite.all() else int(np.argmin(finite)) + 1
         result = {"seed": seed, "status": "completed" if finite.all() else "nan_loss", "epochs_completed": epochs,
                   "layer_keys": keys, "history": {name: values[:epochs] for name, values in member_history.items()}}
+        if "step_norms" in history:  # [epochs][members, steps, layers] -> each layer's norm at every step.
+            steps = np.asarray(history["step_norms"])[:epochs, member]
+            result["step_norms"] = {key: steps[:, :, layer].ravel().tolist() for layer, key in enumerate(keys)}
         if finite.all():
             result.update(train_accuracy=train_accuracy[member], test_accuracy=test_accuracy[member])
         results.append(result)

@@ -80,3 +80,20 @@ def test_weight_logging_as_the_single_run_logs_it(tmp_path):
     assert len(keys) == 2 * 6 and not any(key.startswith("saturation/") for key in member["history"])
     for key in keys:
         np.testing.assert_allclose(member["history"][key], alone["history"][key], rtol=1e-5, err_msg=key)
+
+
+def test_per_step_norms_on_request_are_those_the_epoch_averages(tmp_path):
+    config = experiment.config_for("deep_tanh", epochs=2, per_step=True, diagnostics=False)
+    member = stacked.train_stacked(config, [5])[0]
+    steps_per_epoch = 16  # 500 training points in batches of 32.
+    for key in member["layer_keys"]:
+        steps = np.reshape(member["step_norms"][key], [2, steps_per_epoch])
+        np.testing.assert_allclose(steps.mean(axis=1), member["history"][f"grad_norm/{key}/mean"], rtol=1e-6)
+        np.testing.assert_allclose(steps.max(axis=1), member["history"][f"grad_norm/{key}/max"], rtol=1e-6)
+    alone = experiment.train_and_evaluate(dataclasses.replace(config, seed=5), tmp_path / "logs", figure_dir=None)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "logs" / "deep_tanh" / "train"), size_guidance={"scalars": 0}).Reload()
+    logged = [event.value for event in events.Scalars("grad_norm_step/01_hidden_1")]  # The single run's, per step.
+    np.testing.assert_allclose(member["step_norms"]["01_hidden_1"], logged, rtol=1e-5, atol=1e-7)
+    assert alone["epochs_completed"] == 2
