@@ -54,13 +54,29 @@ class Terminated(KeyboardInterrupt):
     exit_status = 143  # 128 + SIGTERM, as the shell reports it.
 
 
-def stop_on_sigterm():
-    """From now on SIGTERM raises `Terminated` in the main thread, so it stops a run as Ctrl-C does."""
+_stop_requested = None  # The exception a stop signal raised, until the run has stopped.
 
-    def terminate(signal_number, frame):
-        raise Terminated()
 
-    signal.signal(signal.SIGTERM, terminate)
+def stop_on_signals():
+    """From now on Ctrl-C raises `KeyboardInterrupt` and SIGTERM `Terminated` in the main thread, and both are kept.
+
+    Kept, because an exception raised while TensorFlow runs C++ code can be swallowed there;
+    `raise_if_stopped` raises it again at the next safe point (the end of an epoch).
+    """
+
+    def stop(signal_number, frame):
+        global _stop_requested
+        _stop_requested = Terminated() if signal_number == signal.SIGTERM else KeyboardInterrupt()
+        raise _stop_requested
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def raise_if_stopped():
+    """Raises the stop signal's exception again if a signal came and training did not stop."""
+    if _stop_requested is not None:
+        raise _stop_requested
 
 
 def fail(message):

@@ -181,7 +181,7 @@ def check_flags(args, depths):
             cli.fail(str(error))
     check_size(max(depths), args.width, args.seeds, args.num_samples, args.batch_size)
     cli.writable_dirs(args.log_dir, args.figure_dir)
-    cli.stop_on_sigterm()  # From here on, SIGTERM stops a run as Ctrl-C does: the epochs so far are saved.
+    cli.stop_on_signals()  # From here on, SIGTERM stops a run as Ctrl-C does: the epochs so far are saved.
 
 
 def compiled_model(config):

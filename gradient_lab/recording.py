@@ -104,7 +104,9 @@ class Run:
         from gradient_lab import fast_training
 
         self.model, self.train_data, self.test_data = model, (x, y), validation_data
-        callbacks = [keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
+        # First: a stop signal whose exception TensorFlow swallowed stops the run at the epoch's end.
+        stop_check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: cli.raise_if_stopped())
+        callbacks = [stop_check, keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
         try:
             if self.config.plain_fit:
                 model.fit(
@@ -159,20 +161,26 @@ class Run:
         and max gradient norm), saved in the same `result.json`. With `seed_logs`, each seed's
         numbers also go to TensorBoard, as the run `<run>/seeds/seed-<k>`.
         """
+        import keras
+
         from gradient_lab import diagnostics, stacked
 
         if seeds < 2 or self.result["status"] != "completed":
             return
         try:
-            members = stacked.train_stacked(self.config, list(range(seeds)))
+            stop_check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: cli.raise_if_stopped())
+            members = stacked.train_stacked(self.config, list(range(seeds)), callbacks=[stop_check])
         except KeyboardInterrupt as stop:
             self.stop_status = getattr(stop, "exit_status", self.INTERRUPTED)
             return
         kept = ("loss", "accuracy", "val_loss", "val_accuracy")
         for member in members:
             member["verdict"] = diagnostics.verdict(member) if self.config.diagnostics else []
-            member["history"] = {key: values for key, values in member["history"].items()
-                                 if key in kept or key.endswith(("/mean", "/max")) and key.startswith("grad_norm/")}
+            member["history"] = {
+                key: values
+                for key, values in member["history"].items()
+                if key in kept or key.endswith(("/mean", "/max")) and key.startswith("grad_norm/")
+            }
             if seed_logs:
                 write_seed_events(self.dir / "seeds" / f"seed-{member['seed']}", member["history"])
         self.result["seeds"] = members

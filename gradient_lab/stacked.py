@@ -33,18 +33,18 @@ PARTS = grad_logging.PARTS
 
 
 class StackedDense(keras.layers.Layer):
-    """`members` independent Dense layers: inputs `[members, batch, in]` -> outputs `[members, batch, units]`."""
+    """`members` independent Dense layers: inputs `[members, batch, in]` -> outputs `[members, batch, units]`.
 
-    def __init__(self, members, units, activation=None, **kwargs):
+    Its kernel `[members, in, units]` and bias `[members, 1, units]` are views of the model's one
+    weight variable (`StackedMLP.weights_flat`), passed in.
+    """
+
+    def __init__(self, units, activation=None, **kwargs):
         super().__init__(**kwargs)
-        self.members, self.units, self.activation = members, units, keras.activations.get(activation)
+        self.units, self.activation = units, keras.activations.get(activation)
 
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(self.members, input_shape[-1], self.units), name="kernel")
-        self.bias = self.add_weight(shape=(self.members, 1, self.units), initializer="zeros", name="bias")
-
-    def call(self, x):
-        return self.activation(tf.matmul(x, self.kernel) + self.bias)
+    def call(self, x, kernel, bias):
+        return self.activation(tf.matmul(x, kernel) + bias)
 
 
 def _entries_to_layer_parts(sizes):
@@ -80,17 +80,22 @@ class StackedMLP(keras.Model):
         self.per_step = per_step
         self.activation_names = [activation] * num_hidden_layers + ["sigmoid"]
         self.diagnostics_data = None if diagnostics_data is None else tf.constant(diagnostics_data)
-        self.hidden = [StackedDense(members, width, activation, name=f"hidden_{i}")
-                       for i in range(1, num_hidden_layers + 1)]
-        self.out = StackedDense(members, 1, "sigmoid", name="output")
+        self.hidden = [StackedDense(width, activation, name=f"hidden_{i}") for i in range(1, num_hidden_layers + 1)]
+        self.out = StackedDense(1, "sigmoid", name="output")
         self.members, self.batch_size = members, batch_size
         self.seed_generators = [keras.random.SeedGenerator(seed) for seed in seeds]
         self.validation_data = tuple(tf.constant(array) for array in validation_data)
         self.alive = tf.Variable(tf.ones([members], tf.bool), trainable=False)
         self.num_batches = -(-num_samples // batch_size)
-        # Each step stores every member's whole gradient, flat, as one row of a ring: 2 ops.
+        # All members' weights are one variable, `[members, weights]`: kernel, bias, kernel, ... So
+        # the optimizer updates one variable per step, not two per layer, and each step's gradient
+        # is already the flat row the ring stores (each op costs about as much as a layer's arithmetic).
         fans = [num_inputs] + [width] * num_hidden_layers + [1]
-        sizes = [size for fan_in, fan_out in zip(fans, fans[1:]) for size in (fan_in * fan_out, fan_out)]
+        self.weight_shapes = [shape for fan_in, fan_out in zip(fans, fans[1:]) for shape in ((fan_in, fan_out),
+                                                                                               (1, fan_out))]
+        sizes = [int(np.prod(shape)) for shape in self.weight_shapes]
+        self.weight_sizes = sizes
+        self.weights_flat = self.add_weight(shape=(members, sum(sizes)), initializer="zeros", name="weights")
         self.ring = tf.Variable(tf.zeros([self.num_batches, members, sum(sizes)]), trainable=False)
         self.to_parts = tf.constant(_entries_to_layer_parts(sizes))
         self.sums = tf.Variable(tf.zeros([3, members]), trainable=False)  # Loss x size, correct, count.
@@ -100,8 +105,9 @@ class StackedMLP(keras.Model):
         return []  # The per-member numbers are the logs (see the module docstring).
 
     def call(self, x):
-        for layer in [*self.hidden, self.out]:
-            x = layer(x)
+        views = self.weight_views()
+        for index, layer in enumerate([*self.hidden, self.out]):
+            x = layer(x, *views[2 * index:2 * index + 2])
         return x
 
     def member_losses(self, x, y):
@@ -113,9 +119,11 @@ class StackedMLP(keras.Model):
         """Traceable: this epoch's order of the training points for every member, `[members, samples]`."""
         return tf.stack([fast_training.epoch_order(num_samples, generator) for generator in self.seed_generators])
 
-    def weight_variables(self):
-        """Every layer's kernel and bias, input side first: the order of a ring row."""
-        return [variable for layer in [*self.hidden, self.out] for variable in (layer.kernel, layer.bias)]
+    def weight_views(self, weights=None):
+        """Traceable: every layer's kernel and bias, input side first, as views of `weights` (default: the model's)."""
+        weights = self.weights_flat if weights is None else weights
+        pieces = tf.split(weights, self.weight_sizes, axis=1)
+        return [tf.reshape(piece, [self.members, *shape]) for piece, shape in zip(pieces, self.weight_shapes)]
 
     def train_step(self, data):
         x, y = data
@@ -141,11 +149,9 @@ class StackedMLP(keras.Model):
             losses, probabilities = self.member_losses(x, y)
             # A frozen member's loss does not count: the sum's gradient is the live members' own.
             total = tf.reduce_sum(tf.where(self.alive, losses, 0.0))
-        variables = self.weight_variables()
-        grads = tape.gradient(total, variables)
-        self.optimizer.apply(grads, variables)
-        flat = tf.concat([tf.reshape(grad, [self.members, -1]) for grad in grads], axis=1)
-        tf.raw_ops.ResourceScatterUpdate(resource=self.ring.handle, indices=batch, updates=flat)
+        grad = tape.gradient(total, self.weights_flat)
+        self.optimizer.apply([grad], [self.weights_flat])
+        tf.raw_ops.ResourceScatterUpdate(resource=self.ring.handle, indices=batch, updates=grad)
         size = tf.cast(tf.shape(x)[1], tf.float32)
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(probabilities > 0.5, tf.float32), y), tf.float32), [1, 2])
         self.sums.assign_add(tf.stack([losses * size, correct, tf.fill([self.members], size)]))
@@ -177,21 +183,22 @@ class StackedMLP(keras.Model):
         `diagnostics.LayerDiagnostics` takes them), and the weights' L1 norm and L1 distance from their
         initial values (as `diagnostics.WeightNormLogger`), `[members, layers, 7]`."""
         x = tf.broadcast_to(self.diagnostics_data, [self.members, *self.diagnostics_data.shape])
+        views, initial_views = self.weight_views(), self.weight_views(self.initial_weights)
         rows = []
         for index, (layer, kind) in enumerate(zip([*self.hidden, self.out], self.activation_names)):
-            x = layer(x)  # [members, inputs, units]
+            kernel, bias = views[2 * index:2 * index + 2]
+            initial_kernel, initial_bias = initial_views[2 * index:2 * index + 2]
+            x = layer(x, kernel, bias)  # [members, inputs, units]
             centre, threshold = {"tanh": (0.0, TANH_SATURATION), "sigmoid": (0.5, 0.5 - SIGMOID_SATURATION)}.get(
                 kind, (0.0, np.inf))
             saturated = tf.reduce_mean(tf.cast(tf.abs(x - centre) > threshold, tf.float32), axis=[1, 2])
             dead = tf.reduce_mean(tf.cast(tf.reduce_max(x, axis=1) <= 0.0, tf.float32), axis=1)
             mean = tf.reduce_mean(x, axis=[1, 2])
             std = tf.sqrt(tf.reduce_mean(tf.square(x - mean[:, None, None]), axis=[1, 2]))
-            weight_norm = tf.sqrt(tf.reduce_sum(tf.square(layer.kernel), axis=[1, 2])
-                                  + tf.reduce_sum(tf.square(layer.bias), axis=[1, 2]))
-            initial_kernel, initial_bias = self.initial_weights[2 * index:2 * index + 2]
-            weight_l1 = tf.reduce_sum(tf.abs(layer.kernel), axis=[1, 2]) + tf.reduce_sum(tf.abs(layer.bias), [1, 2])
-            change_l1 = (tf.reduce_sum(tf.abs(layer.kernel - initial_kernel), axis=[1, 2])
-                         + tf.reduce_sum(tf.abs(layer.bias - initial_bias), axis=[1, 2]))
+            weight_norm = tf.sqrt(tf.reduce_sum(tf.square(kernel), [1, 2]) + tf.reduce_sum(tf.square(bias), [1, 2]))
+            weight_l1 = tf.reduce_sum(tf.abs(kernel), axis=[1, 2]) + tf.reduce_sum(tf.abs(bias), [1, 2])
+            change_l1 = (tf.reduce_sum(tf.abs(kernel - initial_kernel), axis=[1, 2])
+                         + tf.reduce_sum(tf.abs(bias - initial_bias), axis=[1, 2]))
             rows.append(tf.stack([saturated, dead, mean, std, weight_norm, weight_l1, change_l1], axis=1))
         return tf.stack(rows, axis=1)
 
@@ -214,16 +221,20 @@ def stacked_mlp(config, seeds, train_data, validation_data):
                        config.batch_size, validation_data, len(train_data[0]),
                        diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None,
                        per_step=config.per_step)
-    num_inputs = train_data[0].shape[-1]
-    model(tf.zeros([len(seeds), 1, num_inputs]))  # Builds the weights, to be overwritten.
-    layers = [*model.hidden, model.out]
-    for index, layer in enumerate(layers, start=1):
+    num_layers = config.num_hidden_layers + 1
+    pieces = []
+    for index, shape in enumerate(model.weight_shapes):
+        layer, is_bias = divmod(index, 2)
+        if is_bias:  # Zero biases, as Dense's default.
+            pieces.append(np.zeros([len(seeds), int(np.prod(shape))], np.float32))
+            continue
         # `models.build_mlp` seeds hidden layer i with seed * 1000 + i and the output layer with seed * 1000.
-        name = config.initializer if layer is not model.out else config.output_initializer
-        shape = tuple(layer.kernel.shape[1:])
-        layer.kernel.assign(np.stack([models.get_initializer(name, seed * 1000 + index % len(layers))(shape)
-                                      for seed in seeds]))
-    model.initial_weights = tuple(tf.constant(variable.numpy()) for variable in model.weight_variables())
+        name = config.initializer if layer < num_layers - 1 else config.output_initializer
+        layer_seed = (layer + 1) % num_layers
+        pieces.append(np.stack([np.ravel(models.get_initializer(name, seed * 1000 + layer_seed)(shape))
+                                for seed in seeds]))
+    model.weights_flat.assign(np.concatenate(pieces, axis=1))
+    model.initial_weights = tf.constant(model.weights_flat.numpy())
     model.compile(optimizer=models.make_optimizer(config.optimizer, config.learning_rate, config.momentum))
     model.optimizer.build(model.trainable_variables)  # Now, so that the epoch's function is traced once.
     return model

@@ -129,11 +129,14 @@ def test_ctrl_c_or_sigterm_leaves_readable_partial_result(tmp_path, when, stop, 
         # Events are written in batches of 100 epochs: a grown file means 100 epochs are done.
         return sum(path.stat().st_size for path in run_dir.glob("train/events*")) > 2000
 
-    deadline = time.time() + 180
-    while not ready() and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(stop)
-    stdout, stderr = process.communicate(timeout=120)
+    try:
+        deadline = time.time() + 180
+        while not ready() and time.time() < deadline:
+            time.sleep(0.05)
+        process.send_signal(stop)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()  # Never left running, whatever failed.
     assert process.returncode == status, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
     result = json.loads((run_dir / "result.json").read_text())
@@ -155,3 +158,24 @@ def test_an_unwritable_figure_dir_leaves_no_log_dir_behind(tmp_path, capsys):
         mlp_relu_deep.main(["--log-dir", str(tmp_path / "new" / "logs"), "--figure-dir", str(blocker / "figures")])
     assert stop.value.code == 2 and capsys.readouterr().err.startswith("error: cannot write to directory")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file"]  # logs/ and new/ removed again.
+
+
+def test_a_stop_signal_whose_exception_was_lost_still_stops_the_run_at_the_epoch_end(tmp_path, monkeypatch):
+    import keras
+
+    import data
+    from gradient_lab import cli, recording
+
+    class LoseTheStop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:  # As if SIGTERM's exception had been raised and swallowed inside TensorFlow.
+                monkeypatch.setattr(cli, "_stop_requested", cli.Terminated())
+
+    config = experiment.config_for("shallow_tanh", epochs=50, diagnostics=False)
+    run = recording.Run(config, tmp_path / "logs")
+    with run.recorded():
+        (x, y), test_data = data.load_circles()
+        model = experiment.compiled_model(config)
+        run.fit(model, x, y, epochs=50, batch_size=32, validation_data=test_data, callbacks=[LoseTheStop()])
+    assert run.result["status"] == "interrupted" and run.stop_status == 143
+    assert run.result["epochs_completed"] == 3  # Stopped at the end of the next epoch, before History recorded it.

@@ -26,9 +26,10 @@ def test_member_k_trains_as_seed_k_alone(name, tmp_path):
     model = stacked.stacked_mlp(config, SEEDS, train, validation)
     for member, seed in enumerate(SEEDS):
         single = experiment.compiled_model(experiment.config_for(name, seed=seed))
-        for layer, single_layer in zip([*model.hidden, model.out], single.layers):  # Bit for bit.
-            np.testing.assert_array_equal(layer.kernel.numpy()[member], single_layer.kernel.numpy())
-            np.testing.assert_array_equal(layer.bias.numpy()[member, 0], single_layer.bias.numpy())
+        views = [view.numpy() for view in model.weight_views()]  # Kernel, bias, kernel, ...
+        for index, single_layer in enumerate(single.layers):  # Bit for bit.
+            np.testing.assert_array_equal(views[2 * index][member], single_layer.kernel.numpy())
+            np.testing.assert_array_equal(views[2 * index + 1][member, 0], single_layer.bias.numpy())
     generators = [keras.random.SeedGenerator(seed) for seed in SEEDS]  # The single runs' shuffles, replayed.
     for _ in range(3):
         expected = [fast_training.epoch_order(len(x), generator).numpy() for generator in generators]
@@ -52,9 +53,9 @@ def test_a_member_whose_loss_becomes_nan_is_frozen_and_the_others_go_on(tmp_path
     config = experiment.config_for("deep_relu", epochs=5)
     (x_train, y_train), validation = data.load_circles()
     model = stacked.stacked_mlp(config, SEEDS, (x_train, y_train), validation)
-    kernel = model.hidden[0].kernel.numpy()
-    kernel[1] = np.inf  # Member 1's first layer: its loss is NaN from the first step.
-    model.hidden[0].kernel.assign(kernel)
+    weights = model.weights_flat.numpy()
+    weights[1, :10] = np.inf  # Member 1's first kernel (2 x 5): its loss is NaN from the first step.
+    model.weights_flat.assign(weights)
     members = stacked.fit_members(model, config, SEEDS, (x_train, y_train), validation)
     assert [member["status"] for member in members] == ["completed", "nan_loss", "completed"]
     assert members[1]["epochs_completed"] == 1 and not np.isfinite(members[1]["history"]["loss"][0])
