@@ -26,7 +26,7 @@ def main(argv=None):
     sweeps.add_sweep_flags(parser, "logs/multiseed")
     args = parser.parse_args(argv)
     cells = [
-        sweeps.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), tuple(range(args.seeds)))
+        sweeps.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), range(args.seeds))
         for model in MODELS
     ]
     sweeps.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.

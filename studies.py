@@ -73,7 +73,7 @@ class Study:
             sweeps.Cell(
                 f"{configuration}{'-' + label if label else ''}-depth{depth}",
                 cell_config(configuration, depth, 0, epochs, **overrides),
-                tuple(range(seeds)),
+                range(seeds),
             )
             for configuration in self.configurations
             for depth in self.depths

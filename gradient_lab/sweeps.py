@@ -64,7 +64,7 @@ KEPT_GROUPS = ("weight_l1/", "weight_change_l1/")
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell of a sweep: a unique name, its config (whose `seed` is not used) and its seeds."""
+    """One cell of a sweep: a unique name, its config (whose `seed` is not used) and its seeds (a range, say)."""
 
     name: str
     config: experiment.Config
