@@ -59,19 +59,9 @@ def train_port(config, data):
     """The 2019 loop on Keras 3: NumPy arrays straight into `fit`, validation every epoch."""
     import keras
 
-    from gradient_lab import models
-
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
-    model = models.build_mlp(
-        config.num_hidden_layers,
-        config.width,
-        config.activation,
-        config.initializer,
-        config.output_initializer,
-        seed=config.seed,
-    )
-    models.compile_mlp(model, config.learning_rate, config.momentum)
+    model = experiment.compiled_model(config)  # The same seeded weights as ours.
     history = model.fit(
         x_train,
         y_train,
