@@ -233,20 +233,13 @@ class Run:
 
 def write_seed_events(run_dir, history):
     """Writes one seed's per-epoch numbers as a TensorBoard run: `train/` and `validation/`, as a script's run."""
-    from gradient_lab.tensorboard_events import EventWriter
+    from gradient_lab.tensorboard_events import EpochMetricsLogger
 
-    writers = {"train": EventWriter(run_dir / "train"), "validation": EventWriter(run_dir / "validation")}
+    writer = EpochMetricsLogger(run_dir, keep_gradients=True)
+    writer.on_train_begin()
     for epoch in range(len(history["loss"])):
-        train, validation = {}, {}
-        for key, values in history.items():
-            if key.startswith("val_"):
-                validation[f"epoch_{key[4:]}"] = values[epoch]
-            else:
-                train[key if "/" in key else f"epoch_{key}"] = values[epoch]
-        writers["train"].write(epoch, train)
-        writers["validation"].write(epoch, validation)
-    for writer in writers.values():
-        writer.close()
+        writer.on_epoch_end(epoch, {key: values[epoch] for key, values in history.items()})
+    writer.close()
 
 
 def new_run_dir(log_dir, name, overwrite=False):

@@ -157,9 +157,10 @@ class EpochMetricsLogger(keras.callbacks.Callback):
     `grad_logging.GradientNormLogger`.
     """
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, keep_gradients=False):
         super().__init__()
         self.log_dir = Path(log_dir)
+        self.keep_gradients = keep_gradients  # Also write `grad_norm/...` keys (a stacked seed's, say).
         self.writers = None
 
     def on_train_begin(self, logs=None):
@@ -172,7 +173,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         train, validation = {}, {}
         for key, value in (logs or {}).items():
-            if key.startswith("grad_norm"):
+            if key.startswith("grad_norm") and not self.keep_gradients:
                 continue
             if "/" in key:  # Per-layer diagnostics keep their group/layer tag.
                 train[key] = float(value)

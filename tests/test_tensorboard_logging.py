@@ -39,3 +39,25 @@ def test_events_read_back(tmp_path):
     events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "histograms": 0}).Reload()
     assert [event.value for event in events.Scalars("loss")] == [np.float32(1.0 / (s + 1)) for s in range(5)]
     assert [event.histogram_value.num for event in events.Histograms("weights")] == [2, 3, 4, 5, 6]
+
+
+def test_a_seeds_events_read_back_as_a_scripts_run(tmp_path):
+    from gradient_lab import recording
+
+    history = {
+        "loss": [0.7, 0.6],
+        "accuracy": [0.5, 0.6],
+        "val_loss": [0.71, 0.65],
+        "val_accuracy": [0.48, 0.55],
+        "grad_norm/01_hidden_1/mean": [0.01, 0.02],
+    }
+    recording.write_seed_events(tmp_path / "seed-3", history)
+    train = EventAccumulator(str(tmp_path / "seed-3" / "train"), size_guidance={"scalars": 0}).Reload()
+    validation = EventAccumulator(str(tmp_path / "seed-3" / "validation"), size_guidance={"scalars": 0}).Reload()
+    assert [event.value for event in train.Scalars("epoch_loss")] == [np.float32(0.7), np.float32(0.6)]
+    assert [event.value for event in train.Scalars("grad_norm/01_hidden_1/mean")] == [
+        np.float32(0.01),
+        np.float32(0.02),
+    ]
+    assert [event.step for event in validation.Scalars("epoch_accuracy")] == [0, 1]
+    assert [event.value for event in validation.Scalars("epoch_accuracy")] == [np.float32(0.48), np.float32(0.55)]
