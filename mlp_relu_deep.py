@@ -63,27 +63,50 @@ def train(args):
         #    sigmoid unit. Every initializer gets its own seed, so the weights depend on --seed alone.
         model = keras.Sequential([keras.Input(shape=(2,))], name="deep_relu")
         for i in range(1, args.depth + 1):
-            model.add(layers.Dense(args.width, activation=args.activation, name=f"hidden_{i}",
-                                   kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000 + i)))
-        model.add(layers.Dense(1, activation="sigmoid", name="output",
-                               kernel_initializer=get_initializer(args.output_initializer, seed=args.seed * 1000)))
+            model.add(
+                layers.Dense(
+                    args.width,
+                    activation=args.activation,
+                    name=f"hidden_{i}",
+                    kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000 + i),
+                )
+            )
+        model.add(
+            layers.Dense(
+                1,
+                activation="sigmoid",
+                name="output",
+                kernel_initializer=get_initializer(args.output_initializer, seed=args.seed * 1000),
+            )
+        )
 
         # 4. Compile: SGD with momentum on the binary cross-entropy.
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=args.momentum),
-                      loss="binary_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=args.momentum),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+        )
 
         # 5. Fit, logging each layer's gradient norm every epoch (see mlp_tanh.py for the callbacks).
         steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
         callbacks = [
-            FastGradientNormLogger(run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step,
-                                   max_steps_per_epoch=steps_per_epoch),
+            FastGradientNormLogger(
+                run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step, max_steps_per_epoch=steps_per_epoch
+            ),
             *run.diagnostics(model, x_train, y_train),  # Dead units, ... (--no-diagnostics: none).
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard.
         ]
         # As model.fit(x_train, y_train, batch_size, epochs, validation_data, callbacks), with each
         # epoch in one TensorFlow call (gradient_lab/fast_training.py); --plain-fit calls model.fit.
-        run.fit(model, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                validation_data=(x_test, y_test), callbacks=callbacks)
+        run.fit(
+            model,
+            x_train,
+            y_train,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation_data=(x_test, y_test),
+            callbacks=callbacks,
+        )
 
     # 6. Seed 0 is one draw of many: train seeds 0 .. N-1 of the same model at once, as one
     #    stacked computation (gradient_lab/stacked.py), for the distribution beside it.

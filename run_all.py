@@ -15,8 +15,9 @@ from gradient_lab.recording import Run
 
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
-    experiment.add_training_flags(parser, mlp_tanh.LEARNING_RATE, mlp_tanh.MOMENTUM, mlp_tanh.EPOCHS,
-                                  mlp_tanh.BATCH_SIZE, mlp_tanh.SEED)
+    experiment.add_training_flags(
+        parser, mlp_tanh.LEARNING_RATE, mlp_tanh.MOMENTUM, mlp_tanh.EPOCHS, mlp_tanh.BATCH_SIZE, mlp_tanh.SEED
+    )
     experiment.add_run_flags(parser)
     args = parser.parse_args(argv)
     if args.run_name:

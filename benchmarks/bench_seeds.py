@@ -57,11 +57,14 @@ def main(argv=None):
         times, accuracies = time_interleaved(variants(args.model, args.seeds, args.epochs, log_root), 0, args.rounds)
     ratio, interval = paired_overhead(times[STACKED], times[ONE_SEED])
     for name in (ONE_SEED, STACKED):
-        print(f"{name:14s} median {statistics.median(times[name]):.2f} s, min {min(times[name]):.2f} s "
-              f"over {len(times[name])} runs; seed 0's test accuracy {accuracies[name]:.3f}")
+        print(
+            f"{name:14s} median {statistics.median(times[name]):.2f} s, min {min(times[name]):.2f} s "
+            f"over {len(times[name])} runs; seed 0's test accuracy {accuracies[name]:.3f}"
+        )
     print(f"stacked / one seed, paired per round: {ratio + 1:.2f}x (95% CI of the ratio - 1: {interval})")
-    print(f"seeds in parallel: {args.seeds} seeds in {statistics.median(times[STACKED]):.1f} s, "
-          f"{ratio + 1:.1f}x one seed")
+    print(
+        f"seeds in parallel: {args.seeds} seeds in {statistics.median(times[STACKED]):.1f} s, {ratio + 1:.1f}x one seed"
+    )
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def make_optimizer(optimizer="sgd", learning_rate=0.01, momentum=0.9):
 
 def compile_mlp(model, learning_rate=0.01, momentum=0.9, optimizer="sgd"):
     """Compiles with binary cross-entropy and accuracy; `optimizer` is `sgd` (with momentum) or `adam`."""
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate, momentum), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     return model

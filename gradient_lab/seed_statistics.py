@@ -45,8 +45,10 @@ def distribution_line(accuracies, runs):
     summary = accuracy_summary(accuracies)
     learned = int(np.sum(np.asarray(accuracies) >= SUCCESS_ACCURACY))
     failed = f", {runs - len(accuracies)} with a NaN loss" if runs > len(accuracies) else ""
-    return (f"over {runs} seeds: test {summary['mean']:.3f} ± {summary['std']:.3f} "
-            f"(95% CI {summary['ci95_low']:.3f}-{summary['ci95_high']:.3f}), {learned}/{runs} learned{failed}")
+    return (
+        f"over {runs} seeds: test {summary['mean']:.3f} ± {summary['std']:.3f} "
+        f"(95% CI {summary['ci95_low']:.3f}-{summary['ci95_high']:.3f}), {learned}/{runs} learned{failed}"
+    )
 
 
 def gradient_norms(result, layer_key, stat="mean"):

@@ -53,8 +53,8 @@ def _entries_to_layer_parts(sizes):
     start = 0
     for index, size in enumerate(sizes):
         layer, part = divmod(index, 2)
-        to_parts[start:start + size, layer * len(PARTS) + part] = 1.0
-        to_parts[start:start + size, layer * len(PARTS) + 2] = 1.0  # The layer's total.
+        to_parts[start : start + size, layer * len(PARTS) + part] = 1.0
+        to_parts[start : start + size, layer * len(PARTS) + 2] = 1.0  # The layer's total.
         start += size
     return to_parts
 
@@ -74,8 +74,20 @@ class StackedMLP(keras.Model):
         per_step: also return every step's total gradient norm per member and layer.
     """
 
-    def __init__(self, members, num_hidden_layers, width, activation, seeds, batch_size, validation_data,
-                 num_samples, num_inputs=2, diagnostics_data=None, per_step=False):
+    def __init__(
+        self,
+        members,
+        num_hidden_layers,
+        width,
+        activation,
+        seeds,
+        batch_size,
+        validation_data,
+        num_samples,
+        num_inputs=2,
+        diagnostics_data=None,
+        per_step=False,
+    ):
         super().__init__()
         self.per_step = per_step
         self.activation_names = [activation] * num_hidden_layers + ["sigmoid"]
@@ -91,8 +103,9 @@ class StackedMLP(keras.Model):
         # the optimizer updates one variable per step, not two per layer, and each step's gradient
         # is already the flat row the ring stores (each op costs about as much as a layer's arithmetic).
         fans = [num_inputs] + [width] * num_hidden_layers + [1]
-        self.weight_shapes = [shape for fan_in, fan_out in zip(fans, fans[1:]) for shape in ((fan_in, fan_out),
-                                                                                               (1, fan_out))]
+        self.weight_shapes = [
+            shape for fan_in, fan_out in zip(fans, fans[1:]) for shape in ((fan_in, fan_out), (1, fan_out))
+        ]
         sizes = [int(np.prod(shape)) for shape in self.weight_shapes]
         self.weight_sizes = sizes
         self.weights_flat = self.add_weight(shape=(members, sum(sizes)), initializer="zeros", name="weights")
@@ -107,7 +120,7 @@ class StackedMLP(keras.Model):
     def call(self, x):
         views = self.weight_views()
         for index, layer in enumerate([*self.hidden, self.out]):
-            x = layer(x, *views[2 * index:2 * index + 2])
+            x = layer(x, *views[2 * index : 2 * index + 2])
         return x
 
     def member_losses(self, x, y):
@@ -135,7 +148,7 @@ class StackedMLP(keras.Model):
 
         def train_batch(batch):
             start = batch * self.batch_size
-            self._train_on(batch, xs[:, start:start + self.batch_size], ys[:, start:start + self.batch_size])
+            self._train_on(batch, xs[:, start : start + self.batch_size], ys[:, start : start + self.batch_size])
             return (batch + 1,)
 
         tf.while_loop(lambda batch: batch < full, train_batch, (tf.constant(0),))
@@ -170,8 +183,13 @@ class StackedMLP(keras.Model):
         statistics = tf.concat([tf.reduce_mean(norms, axis=0), tf.reduce_max(norms, axis=0)], axis=2)
         loss = loss_sum / count
         self.alive.assign(tf.logical_and(self.alive, tf.math.is_finite(loss)))
-        logs = {"loss": loss, "accuracy": correct / count, "val_loss": val_losses,
-                "val_accuracy": tf.reduce_mean(val_correct, axis=[1, 2]), "gradient_statistics": statistics}
+        logs = {
+            "loss": loss,
+            "accuracy": correct / count,
+            "val_loss": val_losses,
+            "val_accuracy": tf.reduce_mean(val_correct, axis=[1, 2]),
+            "gradient_statistics": statistics,
+        }
         if self.diagnostics_data is not None:
             logs["layer_statistics"] = self._layer_statistics()
         if self.per_step:
@@ -186,19 +204,21 @@ class StackedMLP(keras.Model):
         views, initial_views = self.weight_views(), self.weight_views(self.initial_weights)
         rows = []
         for index, (layer, kind) in enumerate(zip([*self.hidden, self.out], self.activation_names)):
-            kernel, bias = views[2 * index:2 * index + 2]
-            initial_kernel, initial_bias = initial_views[2 * index:2 * index + 2]
+            kernel, bias = views[2 * index : 2 * index + 2]
+            initial_kernel, initial_bias = initial_views[2 * index : 2 * index + 2]
             x = layer(x, kernel, bias)  # [members, inputs, units]
             centre, threshold = {"tanh": (0.0, TANH_SATURATION), "sigmoid": (0.5, 0.5 - SIGMOID_SATURATION)}.get(
-                kind, (0.0, np.inf))
+                kind, (0.0, np.inf)
+            )
             saturated = tf.reduce_mean(tf.cast(tf.abs(x - centre) > threshold, tf.float32), axis=[1, 2])
             dead = tf.reduce_mean(tf.cast(tf.reduce_max(x, axis=1) <= 0.0, tf.float32), axis=1)
             mean = tf.reduce_mean(x, axis=[1, 2])
             std = tf.sqrt(tf.reduce_mean(tf.square(x - mean[:, None, None]), axis=[1, 2]))
             weight_norm = tf.sqrt(tf.reduce_sum(tf.square(kernel), [1, 2]) + tf.reduce_sum(tf.square(bias), [1, 2]))
             weight_l1 = tf.reduce_sum(tf.abs(kernel), axis=[1, 2]) + tf.reduce_sum(tf.abs(bias), [1, 2])
-            change_l1 = (tf.reduce_sum(tf.abs(kernel - initial_kernel), axis=[1, 2])
-                         + tf.reduce_sum(tf.abs(bias - initial_bias), axis=[1, 2]))
+            change_l1 = tf.reduce_sum(tf.abs(kernel - initial_kernel), axis=[1, 2]) + tf.reduce_sum(
+                tf.abs(bias - initial_bias), axis=[1, 2]
+            )
             rows.append(tf.stack([saturated, dead, mean, std, weight_norm, weight_l1, change_l1], axis=1))
         return tf.stack(rows, axis=1)
 
@@ -217,10 +237,18 @@ def stacked_mlp(config, seeds, train_data, validation_data):
     """
     from gradient_lab import models
 
-    model = StackedMLP(len(seeds), config.num_hidden_layers, config.width, config.activation, seeds,
-                       config.batch_size, validation_data, len(train_data[0]),
-                       diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None,
-                       per_step=config.per_step)
+    model = StackedMLP(
+        len(seeds),
+        config.num_hidden_layers,
+        config.width,
+        config.activation,
+        seeds,
+        config.batch_size,
+        validation_data,
+        len(train_data[0]),
+        diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None,
+        per_step=config.per_step,
+    )
     num_layers = config.num_hidden_layers + 1
     pieces = []
     for index, shape in enumerate(model.weight_shapes):
@@ -231,8 +259,9 @@ def stacked_mlp(config, seeds, train_data, validation_data):
         # `models.build_mlp` seeds hidden layer i with seed * 1000 + i and the output layer with seed * 1000.
         name = config.initializer if layer < num_layers - 1 else config.output_initializer
         layer_seed = (layer + 1) % num_layers
-        pieces.append(np.stack([np.ravel(models.get_initializer(name, seed * 1000 + layer_seed)(shape))
-                                for seed in seeds]))
+        pieces.append(
+            np.stack([np.ravel(models.get_initializer(name, seed * 1000 + layer_seed)(shape)) for seed in seeds])
+        )
     model.weights_flat.assign(np.concatenate(pieces, axis=1))
     model.initial_weights = tf.constant(model.weights_flat.numpy())
     model.compile(optimizer=models.make_optimizer(config.optimizer, config.learning_rate, config.momentum))
@@ -267,10 +296,12 @@ def member_histories(history, keys, activations, learning_rate, diagnostics=True
             for column, stat in enumerate(grad_logging.STAT_NAMES):
                 member_history[grad_logging.history_key(key, stat)] = statistics[:, member, layer, column].tolist()
         if layers is not None:
-            series = _diagnostics_history(layers[:, member], statistics[:, member], keys, activations,
-                                          learning_rate, weight_logging)
-            member_history.update({key: values for key, values in series.items()
-                                   if diagnostics or key.startswith("weight_")})
+            series = _diagnostics_history(
+                layers[:, member], statistics[:, member], keys, activations, learning_rate, weight_logging
+            )
+            member_history.update(
+                {key: values for key, values in series.items() if diagnostics or key.startswith("weight_")}
+            )
         histories.append(member_history)
     return histories
 
@@ -312,18 +343,25 @@ def train_stacked(config, seeds, callbacks=None):
 def fit_members(model, config, seeds, train_data, validation_data, callbacks=None):
     """Trains a `stacked_mlp` for `config.epochs` and returns its members' results (see `train_stacked`)."""
     whole_training_set = tf.data.Dataset.from_tensors(tuple(tf.constant(array) for array in train_data)).repeat()
-    history = model.fit(whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0,
-                        callbacks=callbacks).history
+    history = model.fit(
+        whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0, callbacks=callbacks
+    ).history
     keys = layer_keys(config.num_hidden_layers)
-    histories = member_histories(history, keys, model.activation_names, config.learning_rate, config.diagnostics,
-                                 config.weight_logging)
+    histories = member_histories(
+        history, keys, model.activation_names, config.learning_rate, config.diagnostics, config.weight_logging
+    )
     train_accuracy, test_accuracy = (member_accuracies(model, *split) for split in (train_data, validation_data))
     results = []
     for member, (seed, member_history) in enumerate(zip(seeds, histories)):
         finite = np.isfinite(member_history["loss"])
         epochs = len(finite) if finite.all() else int(np.argmin(finite)) + 1
-        result = {"seed": seed, "status": "completed" if finite.all() else "nan_loss", "epochs_completed": epochs,
-                  "layer_keys": keys, "history": {name: values[:epochs] for name, values in member_history.items()}}
+        result = {
+            "seed": seed,
+            "status": "completed" if finite.all() else "nan_loss",
+            "epochs_completed": epochs,
+            "layer_keys": keys,
+            "history": {name: values[:epochs] for name, values in member_history.items()},
+        }
         if "step_norms" in history:  # [epochs][members, steps, layers] -> each layer's norm at every step.
             steps = np.asarray(history["step_norms"])[:epochs, member]
             result["step_norms"] = {key: steps[:, :, layer].ravel().tolist() for layer, key in enumerate(keys)}
