@@ -61,9 +61,13 @@ def trainable_layers(model):
 
 def layer_keys(model):
     """Returns `01_<name>`, `02_<name>`, ... for the model's trainable layers, input side first."""
-    layers = trainable_layers(model)
-    width = max(2, len(str(len(layers))))
-    return [f"{index:0{width}d}_{layer.name}" for index, layer in enumerate(layers, start=1)]
+    return numbered_keys([layer.name for layer in trainable_layers(model)])
+
+
+def numbered_keys(names):
+    """Returns `01_<name>`, `02_<name>`, ...: layer names numbered input side first, so they sort in layer order."""
+    width = max(2, len(str(len(names))))
+    return [f"{index:0{width}d}_{name}" for index, name in enumerate(names, start=1)]
 
 
 def history_key(layer_key, stat="mean"):

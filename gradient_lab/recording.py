@@ -104,9 +104,7 @@ class Run:
         from gradient_lab import fast_training
 
         self.model, self.train_data, self.test_data = model, (x, y), validation_data
-        # First: a stop signal whose exception TensorFlow swallowed stops the run at the epoch's end.
-        stop_check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: cli.raise_if_stopped())
-        callbacks = [stop_check, keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
+        callbacks = [stop_check(), keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
         try:
             if self.config.plain_fit:
                 model.fit(
@@ -161,15 +159,13 @@ class Run:
         and max gradient norm), saved in the same `result.json`. With `seed_logs`, each seed's
         numbers also go to TensorBoard, as the run `<run>/seeds/seed-<k>`.
         """
-        import keras
 
         from gradient_lab import diagnostics, stacked
 
         if seeds < 2 or self.result["status"] != "completed":
             return
         try:
-            stop_check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: cli.raise_if_stopped())
-            members = stacked.train_stacked(self.config, list(range(seeds)), callbacks=[stop_check])
+            members = stacked.train_stacked(self.config, list(range(seeds)), callbacks=[stop_check()])
         except KeyboardInterrupt as stop:
             self.stop_status = getattr(stop, "exit_status", self.INTERRUPTED)
             return
@@ -229,6 +225,13 @@ class Run:
             )
             return self.NAN_LOSS
         return 0
+
+
+def stop_check():
+    """A callback that stops training at an epoch's end after a stop signal whose exception TensorFlow swallowed."""
+    import keras
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: cli.raise_if_stopped())
 
 
 def write_seed_events(run_dir, history):

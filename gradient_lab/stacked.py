@@ -271,9 +271,7 @@ def stacked_mlp(config, seeds, train_data, validation_data):
 
 def layer_keys(num_hidden_layers):
     """The keys `grad_logging.layer_keys` gives the single model's layers."""
-    names = [f"hidden_{i}" for i in range(1, num_hidden_layers + 1)] + ["output"]
-    width = max(2, len(str(len(names))))
-    return [f"{index:0{width}d}_{name}" for index, name in enumerate(names, start=1)]
+    return grad_logging.numbered_keys([f"hidden_{i}" for i in range(1, num_hidden_layers + 1)] + ["output"])
 
 
 def member_histories(history, keys, activations, learning_rate, diagnostics=True, weight_logging=False):
