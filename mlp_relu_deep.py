@@ -53,6 +53,7 @@ def train(args):
     """Trains and records the deep ReLU MLP; returns its `Run`."""
     config = experiment.config_from_flags(args, "deep_relu", num_hidden_layers=args.depth)
     run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/deep_relu/
+    run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
         keras.utils.set_random_seed(args.seed)
 
@@ -108,8 +109,9 @@ def train(args):
             callbacks=callbacks,
         )
 
-    # 6. Seed 0 is one draw of many: train seeds 0 .. N-1 of the same model at once, as one
-    #    stacked computation (gradient_lab/stacked.py), for the distribution beside it.
+    # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
+    #    stacked computation (gradient_lab/stacked.py), for the distribution beside it. They
+    #    started with the run, in a second process, so this mostly waits for them.
     run.train_seeds(args.seeds, args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind

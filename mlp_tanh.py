@@ -52,6 +52,7 @@ def train(name, depth, args):
     """Trains and records one tanh MLP with `depth` hidden layers; returns its `Run`."""
     config = experiment.config_from_flags(args, name, num_hidden_layers=depth, output_initializer=args.initializer)
     run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/<name>/
+    run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
         keras.utils.set_random_seed(args.seed)
 
@@ -109,8 +110,9 @@ def train(name, depth, args):
             callbacks=callbacks,
         )
 
-    # 6. Seed 0 is one draw of many: train seeds 0 .. N-1 of the same model at once, as one
-    #    stacked computation (gradient_lab/stacked.py), for the distribution beside it.
+    # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
+    #    stacked computation (gradient_lab/stacked.py), for the distribution beside it. They
+    #    started with the run, in a second process, so this mostly waits for them.
     run.train_seeds(args.seeds, args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind

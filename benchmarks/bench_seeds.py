@@ -11,11 +11,19 @@ It prints both medians, the paired per-round ratio (median, bootstrap 95% CI) an
 `seeds in parallel: 20 seeds in T s, R.Rx one seed` (T the median of the stacked runs, R the
 median paired ratio).
 
+With `--script`, it then times the whole default `python mlp_relu_deep.py` (seed 0's story and
+its 20 seeds, from process start to exit, imports and figures included) against the same
+script of an earlier revision (`--base`, one seed, before seeds in parallel), in fresh
+working directories, back to back in alternating order, and ends with
+`script: 20 seeds in T s, R.Rx the one-seed script of <base>`.
+
 Run:  python benchmarks/bench_seeds.py [--seeds 20] [--model deep_relu] [--rounds 5] [--epochs 500]
+      python benchmarks/bench_seeds.py --script [--base a97df6b] [--rounds 5]
 """
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_training import paired_overhead, time_interleaved  # noqa: E402
+from bench_versions import extract_revision  # noqa: E402
 from gradient_lab import cli, experiment  # noqa: E402
 
 ONE_SEED, STACKED = "one seed", "stacked seeds"
@@ -45,12 +54,48 @@ def variants(model, seeds, epochs, log_root):
     return {ONE_SEED: one_seed, STACKED: stacked_seeds}
 
 
+def script_variants(base, scratch):
+    """Whole runs of `mlp_relu_deep.py`, `{name: function}`: the working tree's and `base`'s, each in a fresh folder."""
+    old_tree = Path(scratch) / "old"
+    extract_revision(base, old_tree)
+
+    def run(script):
+        def one_run():
+            process = subprocess.run(
+                [sys.executable, str(script)], cwd=tempfile.mkdtemp(dir=scratch), capture_output=True, text=True
+            )
+            if process.returncode:
+                sys.exit(f"error: {script} failed with status {process.returncode}: {process.stderr.strip()}")
+            return float(process.stdout.split("Test: ")[1].split()[0])
+
+        return one_run
+
+    return {f"{base} script": run(old_tree / "mlp_relu_deep.py"), "script now": run(ROOT / "mlp_relu_deep.py")}
+
+
+def time_scripts(base, rounds):
+    """Times the two scripts round by round and prints their medians and the paired ratio."""
+    with tempfile.TemporaryDirectory() as scratch:
+        times, accuracies = time_interleaved(script_variants(base, scratch), 0, rounds)
+    old, new = f"{base} script", "script now"
+    ratio, interval = paired_overhead(times[new], times[old])
+    for name in times:
+        print(
+            f"{name:14s} median {statistics.median(times[name]):.2f} s, min {min(times[name]):.2f} s, "
+            f"max {max(times[name]):.2f} s over {len(times[name])} runs; test accuracy {accuracies[name]:.3f}"
+        )
+    print(f"{new} / {old}, paired per round: {ratio + 1:.2f}x (95% CI of the ratio - 1: {interval})")
+    print(f"script: 20 seeds in {statistics.median(times[new]):.1f} s, {ratio + 1:.2f}x the one-seed script of {base}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=cli.positive_int(2), default=20, help="default: %(default)s")
     parser.add_argument("--model", choices=sorted(experiment.MODELS), default="deep_relu", help="default: %(default)s")
     parser.add_argument("--rounds", type=cli.positive_int(), default=5, help="default: %(default)s")
     parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
+    parser.add_argument("--script", action="store_true", help="also time the whole mlp_relu_deep.py against --base's")
+    parser.add_argument("--base", default="a97df6b", help="the revision of the one-seed script (default: %(default)s)")
     args = parser.parse_args(argv)
     cli.start_tensorflow()
     with tempfile.TemporaryDirectory() as log_root:
@@ -65,6 +110,8 @@ def main(argv=None):
     print(
         f"seeds in parallel: {args.seeds} seeds in {statistics.median(times[STACKED]):.1f} s, {ratio + 1:.1f}x one seed"
     )
+    if args.script:
+        time_scripts(args.base, args.rounds)
 
 
 if __name__ == "__main__":

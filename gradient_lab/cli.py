@@ -21,10 +21,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def start_tensorflow():
-    """Imports TensorFlow and Keras and starts the runtime on one thread, with stderr muted.
+    """Imports TensorFlow and Keras and starts the runtime with one thread per op, with stderr muted.
 
-    One thread: for these tiny models, handing ops between threads costs more than it
-    saves, and parallel sweeps run one process per core. Muted stderr hides the C++
+    One thread per op: for these tiny models, splitting an op between threads costs more
+    than it saves, and parallel sweeps run one process per core. Two ops at a time: so that
+    a script's other seeds, training in a second thread, run beside seed 0 on the second
+    core (`stacked.TrainingThread`). Muted stderr hides the C++
     start-up chatter (CUDA not found, oneDNN notes) that TensorFlow prints before it
     reads TF_CPP_MIN_LOG_LEVEL. A failed import still raises with its traceback.
     """
@@ -40,7 +42,7 @@ def start_tensorflow():
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(2)
         tf.config.list_logical_devices()  # Starts the runtime now, while stderr is muted.
     finally:
         os.dup2(saved, 2)

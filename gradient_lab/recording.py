@@ -63,6 +63,7 @@ class Run:
         self.history = keras.callbacks.History()  # Ours, so that it exists even if Ctrl-C comes early.
         self.model = self.train_data = self.test_data = self.snapshots = self.init_diagnostics = None
         self.status, self.result, self.stop_status = "completed", None, None
+        self.seeds_job = None
 
     @contextlib.contextmanager
     def recorded(self):
@@ -151,22 +152,42 @@ class Run:
         write_hparams(self.config, self.dir, result)
         return result
 
+    def start_seeds(self, seeds):
+        """Starts training seeds 0 .. seeds-1 of this run's model now, in a second process (see `train_seeds`).
+
+        They do not depend on seed 0's run, so they train in a second thread, on the second
+        core, while seed 0 trains here; `train_seeds` then waits for them instead of training them.
+        """
+        from gradient_lab import stacked
+
+        if seeds >= 2:
+            self.seeds_job = stacked.TrainingThread(self.config, list(range(seeds)), callbacks=[stop_check()])
+
     def train_seeds(self, seeds, seed_logs=False):
         """Trains seeds 0 .. seeds-1 of this run's model at once, as one stacked computation, and records them.
 
         Seed 0's run stays the story; its result gains `seeds`, one entry per seed (status,
         final accuracies, verdict, and per epoch the loss, accuracies and each layer's mean
         and max gradient norm), saved in the same `result.json`. With `seed_logs`, each seed's
-        numbers also go to TensorBoard, as the run `<run>/seeds/seed-<k>`.
+        numbers also go to TensorBoard, as the run `<run>/seeds/seed-<k>`. If `start_seeds`
+        started them, this waits for them; if seed 0's run did not complete, it stops them.
         """
 
         from gradient_lab import diagnostics, stacked
 
+        job, self.seeds_job = self.seeds_job, None
         if seeds < 2 or self.result["status"] != "completed":
+            if job is not None:
+                job.cancel()
             return
         try:
-            members = stacked.train_stacked(self.config, list(range(seeds)), callbacks=[stop_check()])
+            if job is not None:
+                members = job.result()
+            else:
+                members = stacked.train_stacked(self.config, list(range(seeds)), callbacks=[stop_check()])
         except KeyboardInterrupt as stop:
+            if job is not None:
+                job.cancel()
             self.stop_status = getattr(stop, "exit_status", self.INTERRUPTED)
             return
         kept = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -21,6 +21,8 @@ training set is one "batch"), and `metrics` is overridden to be empty, so that `
 metric reset and read between epochs cost nothing; the per-member numbers are the logs.
 """
 
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -336,6 +338,48 @@ def train_stacked(config, seeds, callbacks=None):
     train_data, validation_data = data.load_circles(config.num_samples, config.noise, config.data_seed)
     model = stacked_mlp(config, seeds, train_data, validation_data)
     return fit_members(model, config, seeds, train_data, validation_data, callbacks)
+
+
+class TrainingThread:
+    """`train_stacked(config, seeds, callbacks)` in a second thread, started at once: `result()` waits for it.
+
+    TensorFlow runs its ops without holding Python's lock, so the members train on the second
+    core while the script trains seed 0 on the first (`cli.start_tensorflow` allows two ops
+    at a time). `cancel()` stops them at the end of their current epoch.
+    """
+
+    def __init__(self, config, seeds, callbacks=()):
+        self.stopping, self.outcome = threading.Event(), {}
+        stop_when_cancelled = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: self._stop_if_cancelled())
+        self.thread = threading.Thread(target=self._train, args=(config, seeds, [*callbacks, stop_when_cancelled]))
+        self.thread.daemon = True  # An error that ends the script does not wait for the seeds.
+        self.thread.start()
+
+    def _train(self, config, seeds, callbacks):
+        try:
+            self.outcome["members"] = train_stacked(config, seeds, callbacks)
+        except BaseException as error:  # Handed to result(), in the caller's thread.
+            self.outcome["error"] = error
+
+    def _stop_if_cancelled(self):
+        if self.stopping.is_set():
+            raise Cancelled()
+
+    def result(self):
+        """Waits for the members and returns their results (see `train_stacked`); re-raises their error."""
+        self.thread.join()
+        if "error" in self.outcome:
+            raise self.outcome["error"]
+        return self.outcome["members"]
+
+    def cancel(self):
+        """Stops the members at the end of their current epoch and waits for that."""
+        self.stopping.set()
+        self.thread.join()
+
+
+class Cancelled(Exception):
+    """Raised in a `TrainingThread` that was cancelled."""
 
 
 def fit_members(model, config, seeds, train_data, validation_data, callbacks=None):

@@ -98,3 +98,27 @@ def test_per_step_norms_on_request_are_those_the_epoch_averages(tmp_path):
     logged = [event.value for event in events.Scalars("grad_norm_step/01_hidden_1")]  # The single run's, per step.
     np.testing.assert_allclose(member["step_norms"]["01_hidden_1"], logged, rtol=1e-5, atol=1e-7)
     assert alone["epochs_completed"] == 2
+
+
+def test_seeds_in_a_second_thread_beside_a_single_run_give_the_same_numbers(tmp_path):
+    config = experiment.config_for("deep_relu", epochs=EPOCHS)
+    expected = stacked.train_stacked(config, SEEDS)
+    alone = single_run("deep_relu", 0, tmp_path / "alone")
+    thread = stacked.TrainingThread(config, SEEDS)
+    beside = single_run("deep_relu", 0, tmp_path / "beside")  # Seed 0's story, while the seeds train.
+    members = thread.result()
+    assert beside["history"] == alone["history"]
+    assert [member["history"] for member in members] == [member["history"] for member in expected]
+    assert [member["test_accuracy"] for member in members] == [member["test_accuracy"] for member in expected]
+
+
+def test_a_cancelled_training_thread_stops_at_the_end_of_an_epoch():
+    epochs_seen = []
+    counter = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch))
+    thread = stacked.TrainingThread(experiment.config_for("deep_relu", epochs=100_000), SEEDS, callbacks=[counter])
+    while not epochs_seen:  # Until its first epoch ends: tracing done, training under way.
+        thread.thread.join(0.05)
+    thread.cancel()
+    assert not thread.thread.is_alive() and len(epochs_seen) < 100_000
+    with pytest.raises(stacked.Cancelled):
+        thread.result()
