@@ -213,6 +213,55 @@ def _ratio(value):
     return f"{value:.0f}x" if value > EXPLODING_RATIO else f"{value:.2g}x"
 
 
+# The nets whose results say whether they were born dead and ended dead. A leaky ReLU, ELU or
+# tanh unit always passes some gradient, so "constant output" there would mean saturation,
+# not dead units.
+DEAD_CHECKED_ACTIVATIONS = ("relu",)
+
+
+def constant_output(kernels, biases, x, activation):
+    """Whether each member MLP maps every row of `x` to one output: born dead (at init) or dead (later).
+
+    Lu et al. (2019, "Dying ReLU and initialization", Definition 1) call a ReLU net dead
+    when it is a constant function; on the training set, that is what the optimiser sees:
+    one output for every point, so no gradient to tell the points apart. It is checked at
+    the last hidden layer, whose outputs are then the same for every input.
+
+    Args:
+        kernels, biases: the hidden layers' weights, input side first, each with a leading
+            member axis: `[members, in, out]` and `[members, 1, out]` (or `[members, out]`).
+        x: the inputs, `[samples, features]`.
+        activation: the hidden layers' Keras activation name.
+
+    Returns:
+        A list of one bool per member.
+    """
+    function = keras.activations.get(activation)
+    outputs = np.broadcast_to(np.asarray(x, np.float32), [len(kernels[0]), *np.shape(x)])
+    for kernel, bias in zip(kernels, biases):
+        outputs = np.asarray(function(outputs @ kernel + np.reshape(bias, [len(bias), 1, -1])))
+    return [bool(np.all(member.max(axis=0) == member.min(axis=0))) for member in outputs]
+
+
+def model_constant_output(model, x):
+    """`constant_output` of a Keras MLP (its Dense layers; the last one is the output)."""
+    layers = grad_logging.trainable_layers(model)[:-1]
+    if not layers:
+        return False
+    kernels = [layer.kernel.numpy()[None] for layer in layers]
+    biases = [layer.bias.numpy()[None] for layer in layers]
+    return constant_output(kernels, biases, x, _activation_name(layers[0]))[0]
+
+
+def _dead_relu_sentence(result):
+    """Born dead or died in training, for a ReLU net whose output is constant at the end; else None."""
+    if not result.get("dead_at_end"):  # Only ReLU nets' results have it (`DEAD_CHECKED_ACTIVATIONS`).
+        return None
+    if result.get("born_dead"):
+        return "born dead: at initialisation its output was the same on every training point, so it had no gradient"
+    return "died in training: its output varied over the training points at initialisation and is constant at the end"
+
+
 def verdict(result):
     """Returns a few plain sentences on what happened in a finished run (see the thresholds above)."""
     history, keys = result["history"], result["layer_keys"]
@@ -260,6 +309,9 @@ def verdict(result):
         sentences.append(
             f"median update-to-weight ratio {np.median(update_ratios):.0e}: updates too small to move the weights"
         )
+    dead_relu = _dead_relu_sentence(result)
+    if dead_relu:
+        sentences.append(dead_relu)
     accuracy = result.get("test_accuracy")
     if accuracy is not None:
         outcome = "learned" if accuracy >= SUCCESS_ACCURACY else "did not learn"

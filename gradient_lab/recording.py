@@ -63,7 +63,7 @@ class Run:
         self.history = keras.callbacks.History()  # Ours, so that it exists even if Ctrl-C comes early.
         self.model = self.train_data = self.test_data = self.snapshots = self.init_diagnostics = None
         self.status, self.result, self.stop_status = "completed", None, None
-        self.seeds_job = None
+        self.seeds_job = self.born_dead = None
 
     @contextlib.contextmanager
     def recorded(self):
@@ -87,6 +87,8 @@ class Run:
         callbacks = []
         if self.config.diagnostics:
             self.init_diagnostics = diagnostics.backward_signal_at_init(model, x, y)
+            if self.config.activation in diagnostics.DEAD_CHECKED_ACTIVATIONS:
+                self.born_dead = diagnostics.model_constant_output(model, x)
             self.snapshots = diagnostics.DecisionBoundarySnapshots(epochs=(1, 10, 100, self.config.epochs))
             callbacks += [diagnostics.LayerDiagnostics(x), self.snapshots]
         if self.config.weight_logging:
@@ -145,6 +147,9 @@ class Run:
             result["test_accuracy"] = accuracy(self.model, *self.test_data)
             if self.snapshots is not None and self.config.epochs not in self.snapshots.snapshots:
                 self.snapshots.take(self.config.epochs)
+        if self.born_dead is not None and result["epochs_completed"]:
+            result["born_dead"] = self.born_dead
+            result["dead_at_end"] = diagnostics.model_constant_output(self.model, self.train_data[0])
         if self.config.diagnostics:
             result["init_diagnostics"] = self.init_diagnostics
             result["verdict"] = diagnostics.verdict(result) if result["epochs_completed"] else []

@@ -12,6 +12,9 @@ def summary_table(results, group_by):
     `grad_ratio_epoch1` and `grad_ratio_final` are the first hidden layer's gradient norm
     over the output layer's at epoch 1 and at the last epoch; `weakest_ratio_epoch1` is
     the smallest such ratio over all hidden layers at epoch 1 (what the verdict uses).
+    For ReLU nets, `born_dead` is the fraction of seeds whose output was constant on the
+    training set at initialisation, and `died_in_training` that of the others whose output
+    is constant at the end (`diagnostics.constant_output`); other rows leave them empty.
 
     Args:
         results: run result dicts.
@@ -30,6 +33,10 @@ def summary_table(results, group_by):
         row["grad_ratio_epoch1"] = float(np.median([first_to_output_ratio(result, 0) for result in members]))
         row["grad_ratio_final"] = float(np.median([first_to_output_ratio(result, -1) for result in members]))
         row["weakest_ratio_epoch1"] = float(np.median([weakest_to_output_ratio(result, 0) for result in members]))
+        if all("born_dead" in result for result in members):  # ReLU nets: why the dead ones are dead.
+            row["born_dead"] = float(np.mean([result["born_dead"] for result in members]))
+            died = [result["dead_at_end"] and not result["born_dead"] for result in members]
+            row["died_in_training"] = float(np.mean(died))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -39,7 +46,9 @@ def save_table(table, path_without_suffix):
     from gradient_lab import cli
 
     csv_path = cli.atomic_write_text(f"{path_without_suffix}.csv", table.to_csv(index=False))
-    markdown_path = cli.atomic_write_text(f"{path_without_suffix}.md", table.to_markdown(index=False, floatfmt=".3f"))
+    markdown_path = cli.atomic_write_text(
+        f"{path_without_suffix}.md", table.to_markdown(index=False, floatfmt=".3f", missingval="")
+    )
     return csv_path, markdown_path
 
 

@@ -225,6 +225,16 @@ class StackedMLP(keras.Model):
         return tf.stack(rows, axis=1)
 
 
+def constant_outputs(model, config, x):
+    """`diagnostics.constant_output` of every member now, for the ReLU nets it applies to; else None."""
+    from gradient_lab import diagnostics
+
+    if config.activation not in diagnostics.DEAD_CHECKED_ACTIVATIONS:
+        return None
+    views = [view.numpy() for view in model.weight_views()[:-2]]  # The hidden layers'.
+    return diagnostics.constant_output(views[0::2], views[1::2], x, config.activation)
+
+
 def stacked_mlp(config, seeds, train_data, validation_data):
     """Returns the compiled `StackedMLP` of `config` whose member k starts from seed `seeds[k]`'s initial weights.
 
@@ -266,6 +276,7 @@ def stacked_mlp(config, seeds, train_data, validation_data):
         )
     model.weights_flat.assign(np.concatenate(pieces, axis=1))
     model.initial_weights = tf.constant(model.weights_flat.numpy())
+    model.born_dead = constant_outputs(model, config, train_data[0])
     model.compile(optimizer=models.make_optimizer(config.optimizer, config.learning_rate, config.momentum))
     model.optimizer.build(model.trainable_variables)  # Now, so that the epoch's function is traced once.
     return model
@@ -393,6 +404,7 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
         history, keys, model.activation_names, config.learning_rate, config.diagnostics, config.weight_logging
     )
     train_accuracy, test_accuracy = (member_accuracies(model, *split) for split in (train_data, validation_data))
+    dead_at_end = constant_outputs(model, config, train_data[0])
     results = []
     for member, (seed, member_history) in enumerate(zip(seeds, histories)):
         finite = np.isfinite(member_history["loss"])
@@ -409,6 +421,8 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
             result["step_norms"] = {key: steps[:, :, layer].ravel().tolist() for layer, key in enumerate(keys)}
         if finite.all():
             result.update(train_accuracy=train_accuracy[member], test_accuracy=test_accuracy[member])
+        if getattr(model, "born_dead", None) is not None:
+            result.update(born_dead=model.born_dead[member], dead_at_end=dead_at_end[member])
         results.append(result)
     return results
 

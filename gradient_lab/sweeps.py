@@ -5,7 +5,7 @@
   `cell.json` (every seed's result) is written atomically at the end.
 - A cell whose `cell.json` holds the same config and seeds is skipped when the sweep runs
   again, so an interrupted sweep loses nothing it finished; a cell killed midway has no
-  `cell.json` and is trained again, and so is one saved with another config or seeds.
+  `cell.json` and is trained again, and so is one saved with another config, seeds or format.
 - Cells go to joblib worker processes (one TensorFlow thread each, so `jobs` workers use
   `jobs` cores), or to a Dask cluster through joblib's Dask backend.
 - Every seed is also written for TensorBoard's HParams dashboard, as `<cell>/seed-<k>`.
@@ -57,6 +57,9 @@ def check_output_dirs(args):
 
 
 CELL_FILE = "cell.json"
+# Version 2: ReLU members say whether they were born dead and ended dead. A cell saved in
+# another version is trained again, so that every table has every column.
+CELL_FORMAT = 2
 # What a cell keeps of each seed's per-epoch numbers (the rest goes into its verdict).
 KEPT_SERIES = ("loss", "accuracy", "val_loss", "val_accuracy")
 KEPT_GROUPS = ("weight_l1/", "weight_change_l1/")
@@ -78,6 +81,7 @@ def load_completed(cell_dir, cell):
         return None
     record = json.loads(path.read_text())
     same = record.get("config") == dataclasses.asdict(cell.config) and record.get("seeds") == list(cell.seeds)
+    same = same and record.get("format") == CELL_FORMAT
     return record if same else None
 
 
@@ -109,6 +113,7 @@ def train_cell(cell, log_dir):
         results.append(result)
     record = {
         "cell": cell.name,
+        "format": CELL_FORMAT,
         "status": "completed",
         "config": dataclasses.asdict(cell.config),
         "seeds": list(cell.seeds),

@@ -164,3 +164,54 @@ def test_diagnostics_do_not_change_training(tmp_path):
     assert runs[0]["history"]["loss"] == runs[1]["history"]["loss"]
     assert runs[0]["history"]["grad_norm/01_hidden_1/mean"] == runs[1]["history"]["grad_norm/01_hidden_1/mean"]
     assert "dead_units/01_hidden_1" in runs[0]["history"] and "dead_units/01_hidden_1" not in runs[1]["history"]
+
+
+def test_constant_output_against_a_forward_pass_by_hand():
+    x = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -2.0]], np.float32)
+    alive = [np.array([[[1.0, -1.0], [0.0, 1.0]]]), np.array([[[1.0], [1.0]]])]
+    # Layer 2 of the second member sends every unit below zero: ReLU outputs 0 for every input.
+    dead = [alive[0], np.array([[[-1.0], [-1.0]]])]
+    kernels = [np.concatenate(pair) for pair in zip(alive, dead)]
+    kernels[0] = np.abs(kernels[0])  # Layer 1's outputs are then non-negative, so layer 2 of member 2 is off.
+    biases = [np.zeros([2, 1, 2]), np.zeros([2, 1, 1])]
+    assert diagnostics.constant_output(kernels, biases, x, "relu") == [False, True]
+    # tanh passes every input through (no unit outputs one value for all three inputs).
+    assert diagnostics.constant_output(kernels, biases, x, "tanh") == [False, False]
+    # A third layer with a positive bias after the dead one outputs 0.5 for every input: still constant.
+    kernels.append(np.ones([2, 1, 1]))
+    biases.append(np.full([2, 1, 1], 0.5))
+    assert diagnostics.constant_output(kernels, biases, x, "relu") == [False, True]
+
+
+def test_stacked_members_are_born_dead_as_their_single_nets_are():
+    from gradient_lab import stacked
+
+    (x, y), validation = data.load_circles()
+    config = experiment.config_for("deep_relu", num_hidden_layers=20)
+    seeds = list(range(20))
+    model = stacked.stacked_mlp(config, seeds, (x, y), validation)
+    single = [
+        diagnostics.model_constant_output(
+            experiment.compiled_model(experiment.config_for("deep_relu", num_hidden_layers=20, seed=s)), x
+        )
+        for s in seeds
+    ]
+    assert model.born_dead == single and 0 < sum(single) < len(seeds)
+
+
+@pytest.mark.parametrize("born_dead, expected", [(True, "born dead: "), (False, "died in training: ")])
+def test_the_verdict_of_a_dead_relu_net_says_born_dead_or_died_in_training(born_dead, expected):
+    result = {"history": {"grad_norm/01_hidden_1/mean": [1.0], "grad_norm/02_output/mean": [1.0]}}
+    result["layer_keys"] = ["01_hidden_1", "02_output"]
+    assert not any(sentence.startswith(("born", "died")) for sentence in diagnostics.verdict(result))
+    result.update(born_dead=born_dead, dead_at_end=True)
+    assert [s for s in diagnostics.verdict(result) if s.startswith(("born", "died"))][0].startswith(expected)
+    result["dead_at_end"] = False  # Alive at the end: neither.
+    assert not any(sentence.startswith(("born", "died")) for sentence in diagnostics.verdict(result))
+
+
+def test_a_single_run_of_a_born_dead_seed_says_so(tmp_path):
+    config = experiment.config_for("deep_relu", num_hidden_layers=20, seed=10, epochs=2, histogram_freq=0)
+    result = experiment.train_and_evaluate(config, tmp_path, figure_dir=None)
+    assert result["born_dead"] and result["dead_at_end"]
+    assert any(sentence.startswith("born dead: ") for sentence in result["verdict"])

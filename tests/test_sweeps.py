@@ -61,6 +61,36 @@ def test_a_saved_cell_with_another_config_or_seeds_is_trained_again(tmp_path):
     assert [result["seed"] for result in more] == [0, 1]
 
 
+def test_a_cell_saved_in_an_older_format_is_trained_again(tmp_path):
+    sweeps.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
+    path = tmp_path / "relu" / "cell.json"
+    record = json.loads(path.read_text())
+    assert record["format"] == sweeps.CELL_FORMAT and "born_dead" in record["members"][0]
+    del record["format"], record["members"][0]["born_dead"]  # As a cell saved before the check existed.
+    path.write_text(json.dumps(record))
+    again = sweeps.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
+    assert "born_dead" in again[0] and json.loads(path.read_text())["format"] == sweeps.CELL_FORMAT
+
+
+def test_the_table_counts_born_dead_and_died_in_training_relu_seeds():
+    from gradient_lab import seed_tables
+
+    def run(group, accuracy, **dead):
+        history = {"grad_norm/01_hidden_1/mean": [1.0, 1.0], "grad_norm/02_output/mean": [2.0, 2.0]}
+        result = {"status": "completed", "test_accuracy": accuracy, "layer_keys": ["01_hidden_1", "02_output"]}
+        return {**result, "history": history, "group": group, **dead}
+
+    relu = [
+        run("relu", 0.5, born_dead=True, dead_at_end=True),
+        run("relu", 0.5, born_dead=False, dead_at_end=True),
+        run("relu", 0.5, born_dead=False, dead_at_end=True),
+        run("relu", 0.8, born_dead=False, dead_at_end=False),
+    ]
+    table = seed_tables.summary_table([*relu, run("tanh", 0.8)], lambda result: result["group"])
+    assert table["born_dead"].tolist()[0] == 0.25 and table["died_in_training"].tolist()[0] == 0.5
+    assert table[["born_dead", "died_in_training"]].iloc[1].isna().all()  # tanh: not checked.
+
+
 def test_empty_grid_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         sweeps.run_sweep([], tmp_path)
