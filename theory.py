@@ -76,9 +76,11 @@ def uniform(x, y, nets, seed):
     print("depth   first layer    last layer   per layer, (first/last)^(1/(L-1))   last 3 layers")
     rows = [theory.uniform_attenuation(depth, x, y, nets, seed) for depth in DEPTHS]
     for r in rows:
-        per_layer, near = (r["attenuation_per_layer"] or math.nan, r["attenuation_near_output"] or math.nan)
+        per_layer, near = (
+            f"{r[key]:.3f}" if r[key] else "-" for key in ("attenuation_per_layer", "attenuation_near_output")
+        )
         print(f"{r['depth']:5d}  {r['first_layer_grad_norm']:11.3e}  {r['last_layer_grad_norm']:11.3e}", end="")
-        print(f"  {per_layer:22.3f}  {near:14.3f}")
+        print(f"  {per_layer:>22}  {near:>14}")
     return rows
 
 
