@@ -3,12 +3,16 @@
 - depth:       1 to 30 hidden layers; tanh + U(0, 1), tanh + Glorot (Xavier), ReLU + He.
                Success rate per depth (a trainability map) and first-layer gradient
                norm against depth, at epoch 1 and at the end of training.
-- width:       5 against 25 units per layer across depth, tanh + U(0, 1) and ReLU + He.
+- width:       5, 10 and 25 units per layer across depth, tanh + U(0, 1) and ReLU + He; success
+               rate against Hanin's beta = depth / width.
 - optimizer:   Adam against SGD for the deep tanh and deep ReLU models.
 - weights:     per-layer L1 norm of the weights per epoch and how far each layer moved
                from its initial weights, tanh against ReLU.
 - activations: sigmoid, tanh, ReLU, leaky ReLU, ELU, SELU, GELU and swish, each with its
                conventional initializer, at depth 5 and 15.
+
+The depth study's figure draws the theory's predictions beside the measurements, from
+results/theory.json (`python theory.py` computes it).
 
 Run:  python studies.py depth [--seeds 20] [--jobs 2] [--scheduler tcp://host:8786]
 Writes: logs/studies/<study>/<cell>/cell.json, results/<study>.{csv,md}, figures/study_<study>.png.
@@ -90,7 +94,8 @@ STUDIES = {
         ("tanh_uniform01", "relu_he"),
         (1, 3, 5, 10, 15, 20),
         SEEDS,
-        {"width": {"width5": {"width": 5}, "width25": {"width": 25}}},
+        # Width 10 overlaps width 5 in beta = depth / width (Hanin 2018) where width 5 starts to fail.
+        {"width": {"width5": {"width": 5}, "width10": {"width": 10}, "width25": {"width": 25}}},
     ),
     "optimizer": Study(
         "optimizer",
@@ -127,6 +132,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=cli.positive_int(), help="seeds per grid cell (default: the study's)")
     parser.add_argument("--depths", type=cli.positive_int(), nargs="+", help="override the study's depths")
     sweeps.add_sweep_flags(parser, "logs/studies")
+    parser.add_argument("--theory", default="results/theory.json", help="theory.py's results (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.study not in STUDIES:
         cli.fail(f"unknown study {args.study!r}; choose from {', '.join(STUDIES)}")
@@ -141,9 +147,13 @@ def main(argv=None):
 
     seed_tables.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")
 
-    from gradient_lab import plots
+    from gradient_lab import plots, theory
 
-    print(f"wrote {plots.save_study(study.name, run_results, f'{args.figure_dir}/study_{study.name}.png')}")
+    predictions = theory.load_theory(args.theory)  # What `python theory.py` computed, drawn beside the measurements.
+    if predictions is None and study.name == "depth":
+        print(f"no {args.theory}: run `python theory.py` to draw the theory's curves beside the measurements")
+    path = plots.save_study(study.name, run_results, f"{args.figure_dir}/study_{study.name}.png", predictions)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

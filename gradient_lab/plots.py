@@ -270,11 +270,11 @@ def save_multiseed(results, path, success=SUCCESS_ACCURACY):
     return study_plots.save_multiseed(results, path, success)
 
 
-def save_study(name, results, path):
+def save_study(name, results, path, theory=None):
     """Writes `study_plots.draw_study` to `path`; returns the path."""
     from gradient_lab import study_plots
 
-    return study_plots.save_study(name, results, path)
+    return study_plots.save_study(name, results, path, theory)
 
 
 def draw_gradient_heatmap(result):

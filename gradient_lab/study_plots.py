@@ -178,6 +178,95 @@ def _first_layer_against_depth(ax, cells, lines, depths, colors, label):
     ax.legend(fontsize=7, ncol=2)
 
 
+def _success_with_interval(members):
+    """The success rate of a cell's seeds and its 95% Wilson interval's distances below and above it."""
+    from gradient_lab.seed_statistics import success_interval
+
+    successes = sum(result["test_accuracy"] >= SUCCESS_ACCURACY for result in members)
+    interval = success_interval(successes, len(members))
+    rate = successes / len(members)
+    return rate, rate - interval["success_ci95_low"], interval["success_ci95_high"] - rate
+
+
+def _measured_success(ax, x_of, cells, lines, depths, colors, label, markers=None):
+    """Draws each line's success rate, with its Wilson 95% interval, at x = `x_of(line, depth)`."""
+    for line in lines:
+        present = [depth for depth in depths if line + (depth,) in cells]
+        rates, below, above = np.array([_success_with_interval(cells[line + (depth,)]) for depth in present]).T
+        marker = (markers or {}).get(line, "o")
+        x = [x_of(line, depth) for depth in present]
+        ax.errorbar(
+            x,
+            rates,
+            yerr=[below, above],
+            marker=marker,
+            markersize=4,
+            capsize=2,
+            color=colors[line],
+            label=f"{label[line]}, measured",
+        )
+    ax.set(ylabel=f"success rate (test accuracy >= {SUCCESS_ACCURACY}), 95% CI", ylim=(-0.03, 1.03))
+    ax.grid(alpha=0.3)
+
+
+def _success_against_depth_with_theory(ax, cells, lines, depths, colors, label, theory):
+    """The depth study's success rates beside the theory: 1 - P(born dead) for ReLU, the tanh depth scale."""
+    _measured_success(ax, lambda line, depth: depth, cells, lines, depths, colors, label)
+    ax.set(xlabel="hidden layers", title="success rate against depth, beside the theory")
+    for line in lines:
+        present = [depth for depth in depths if line + (depth,) in cells]
+        config = cells[line + (present[0],)][0]["config"]
+        if config["activation"] == "relu":
+            _born_dead_bound(ax, [cells[line + (depth,)] for depth in present], present, config, colors[line], theory)
+        if theory is not None and config["activation"] == "tanh" and config["initializer"] == "glorot_uniform":
+            _tanh_depth_scale_marker(ax, colors[line], label[line], theory)
+    ax.legend(fontsize=6.5, loc="lower left")
+
+
+def _born_dead_bound(ax, members_by_depth, depths, config, color, theory):
+    """Draws 1 - P(born dead), theory and measured: a born-dead net cannot learn, so it bounds the success rate."""
+    from gradient_lab import theory as predictions
+
+    if theory is not None:
+        theory_depths, p, se = predictions.born_dead_curve(theory, config["width"])
+        ax.plot(theory_depths, 1 - p, ":", color=color, linewidth=2, label="1 - P(born dead), Monte Carlo at init")
+        ax.fill_between(theory_depths, 1 - p - 2 * se, 1 - p + 2 * se, color=color, alpha=0.15, linewidth=0)
+    if all("born_dead" in result for members in members_by_depth for result in members):
+        alive = [1 - np.mean([result["born_dead"] for result in members]) for members in members_by_depth]
+        ax.plot(depths, alive, "x", color=color, markersize=6, label="1 - born-dead fraction of these seeds")
+
+
+def _tanh_depth_scale_marker(ax, color, label, theory):
+    """Marks 6 xi_c, mean-field theory's trainable tanh depth (Schoenholz et al. 2017), or says it is infinite."""
+    from gradient_lab import theory as predictions
+
+    trainable = predictions.tanh_trainable_depth(theory)
+    if trainable is None:  # The project's Glorot init is the critical point: mean-field theory sets no limit.
+        ax.plot([], [], "--", color=color, label=f"{label}: mean-field 6 xi_c = infinite (critical init)")
+    else:
+        ax.axvline(trainable, color=color, linestyle="--", label=f"{label}: 6 xi_c (Schoenholz et al. 2017)")
+
+
+def _success_against_beta(ax, cells, lines, depths, colors, label):
+    """The width study's success rates against Hanin's beta = sum of 1 / width over the hidden layers."""
+    markers = {line: "os^Dv"[index % 5] for index, line in enumerate(lines)}
+    _measured_success(
+        ax,
+        lambda line, depth: depth / cells[line + (depth,)][0]["config"]["width"],
+        cells,
+        lines,
+        depths,
+        colors,
+        label,
+        markers,
+    )
+    ax.set(
+        xlabel="beta = sum over hidden layers of 1 / width (Hanin 2018)",
+        title="success rate against beta: one curve per init if width and depth enter only as beta",
+    )
+    ax.legend(fontsize=6.5, loc="lower left")
+
+
 def study_lines(cells):
     """Returns the (configuration, variant) lines of a study's cells, their sorted depths and their labels."""
     configurations = list(dict.fromkeys(key[0] for key in cells))
@@ -193,23 +282,33 @@ def study_lines(cells):
     return lines, depths, label
 
 
-def draw_study(name, results):
+def draw_study(name, results, theory=None):
     """The figure of one extension study (see `studies.py`).
 
     Args:
         name: the study's name; "weights" draws the weights' movement, the others accuracy and gradients.
         results: the result dicts of the study's runs; only completed runs are drawn.
+        theory: the predictions `python theory.py` saved (`theory.load_theory()`), or None.
 
     Returns:
         The Figure. With several depths (and for "depth" and "width"), the left panel is the trainability map,
         an image of the success rates (lines as rows, depths as columns); otherwise every seed's accuracy.
+        The depth study adds its success rates beside the theory's predictions; the width study, its
+        success rates against beta.
     """
     cells = _cells(results)
     lines, depths, label = study_lines(cells)
     colors = dict(zip(lines, plt.cm.tab10(np.arange(len(lines)) % 10)))
     if name == "weights":
         return _draw_weight_study(cells, label)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13 + 0.25 * max(0, len(cells) - 8), 5.2))
+    third = name in ("depth", "width") and len(depths) > 1
+    width = 13 + 0.25 * max(0, len(cells) - 8) + (6.5 if third else 0)
+    figure, axes = plt.subplots(1, 3 if third else 2, figsize=(width, 5.2))
+    left, right = axes[:2]
+    if third and name == "depth":
+        _success_against_depth_with_theory(axes[2], cells, lines, depths, colors, label, theory)
+    elif third:
+        _success_against_beta(axes[2], cells, lines, depths, colors, label)
     if name in ("depth", "width") or len(depths) > 2:
         _trainability_map(figure, left, cells, lines, depths, label)
     else:
@@ -224,9 +323,9 @@ def draw_study(name, results):
     return figure
 
 
-def save_study(name, results, path):
+def save_study(name, results, path, theory=None):
     """Writes `draw_study` to `path`; returns the path."""
-    return _save(draw_study(name, results), path)
+    return _save(draw_study(name, results, theory), path)
 
 
 def _draw_weight_study(cells, label):

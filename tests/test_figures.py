@@ -405,7 +405,7 @@ def test_study_trainability_map_shows_the_success_rates():
     }  # relu_he at depth 5 did not run.
     results = study_results(accuracies)
     results.append(dict(make_result("relu_he", 5, accuracy=0.9), status="failed"))  # Not a cell.
-    left, right, _colour_bar = study_plots.draw_study("depth", results).axes
+    left, right, _beside_theory, _colour_bar = study_plots.draw_study("depth", results).axes
     expected = np.array([[1.0, 0.5, 0.0], [1.0, 0.5, np.nan]])  # 0.75 is a success, 0.74 is not.
     np.testing.assert_array_equal(left.images[0].get_array(), expected)
     assert tick_labels(left) == ["1", "3", "5"] and tick_labels(left, "y") == ["tanh_uniform01", "relu_he"]
@@ -425,6 +425,70 @@ def test_study_trainability_map_shows_the_success_rates():
         medians = [first_layer_median(results, configuration, depth, epoch) for depth in present]
         np.testing.assert_allclose(y, medians, rtol=1e-12)
     assert_labelled(right)
+
+
+def errorbar_data(ax):
+    """Each errorbar's (x, y, lower error, upper error), in drawing order."""
+    bars = []
+    for container in ax.containers:
+        line, _caps, (segments,) = container.lines[0], container.lines[1], container.lines[2]
+        x, y = line.get_data()
+        ends = np.array([path[:, 1] for path in segments.get_segments()])
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        bars.append((x, y, y - ends[:, 0], ends[:, 1] - y))
+    return bars
+
+
+def test_depth_study_draws_the_success_rates_beside_the_theory():
+    from gradient_lab.seed_statistics import success_interval
+
+    accuracies = {("relu_he", 1): [0.9, 0.8, 0.85, 0.9], ("relu_he", 10): [0.5, 0.9, 0.5, 0.5]}
+    accuracies.update({("tanh_glorot", 1): [0.9] * 4, ("tanh_glorot", 10): [0.9, 0.9, 0.5, 0.5]})
+    results = study_results(accuracies)
+    for result in results:
+        if result["config"]["model"] == "relu_he":
+            result["config"].update(activation="relu", initializer="he_uniform")
+            result["born_dead"] = result["config"]["num_hidden_layers"] == 10 and result["seed"] < 2
+        else:
+            result["config"].update(initializer="glorot_uniform")
+    theory = {
+        "born_dead": [{"width": 5, "depth": depth, "p": p, "se": 0.01} for depth, p in [(10, 0.3), (1, 0.0), (20, 0.5)]]
+        + [{"width": 25, "depth": 10, "p": 0.9, "se": 0.01}],  # Another width: not drawn.
+        "tanh_depth_scale": {"glorot": {"trainable_depth": None}},
+    }
+    ax = study_plots.draw_study("depth", results, theory).axes[2]
+    (relu_x, relu_y, relu_low, relu_high), (tanh_x, tanh_y, *_) = errorbar_data(ax)
+    np.testing.assert_array_equal(relu_x, [1, 10])
+    np.testing.assert_allclose(relu_y, [1.0, 0.25])
+    interval = success_interval(1, 4)  # 1 of 4 seeds learned at depth 10.
+    np.testing.assert_allclose(relu_low[1], 0.25 - interval["success_ci95_low"])
+    np.testing.assert_allclose(relu_high[1], interval["success_ci95_high"] - 0.25)
+    np.testing.assert_allclose(tanh_y, [1.0, 0.5])
+    by_label = {line.get_label(): line for line in ax.get_lines()}
+    theory_line = by_label["1 - P(born dead), Monte Carlo at init"]
+    np.testing.assert_array_equal(theory_line.get_xdata(), [1, 10, 20])  # Sorted by depth, width 5 only.
+    np.testing.assert_allclose(theory_line.get_ydata(), [1.0, 0.7, 0.5])
+    seeds_line = by_label["1 - born-dead fraction of these seeds"]
+    np.testing.assert_allclose(seeds_line.get_ydata(), [1.0, 0.5])  # Two of four seeds born dead at depth 10.
+    assert "mean-field 6 xi_c = infinite" in " ".join(legend_labels(ax))
+    theory["tanh_depth_scale"]["glorot"]["trainable_depth"] = 12.5
+    ax = study_plots.draw_study("depth", results, theory).axes[2]
+    assert any(list(line.get_xdata()) == [12.5, 12.5] for line in ax.get_lines())
+    labels = [line.get_label() for line in study_plots.draw_study("depth", results).axes[2].get_lines()]
+    assert "1 - born-dead fraction of these seeds" in labels  # No theory: the seeds' own count only.
+    assert "1 - P(born dead), Monte Carlo at init" not in labels
+
+
+def test_width_study_draws_the_success_rates_against_beta():
+    accuracies = {("relu_he", 5): [0.9, 0.5], ("relu_he", 10): [0.5, 0.5]}
+    results = study_results(accuracies, width=5) + study_results(accuracies, width=25)
+    ax = study_plots.draw_study("width", results).axes[2]
+    (x5, y5, *_), (x25, y25, *_) = errorbar_data(ax)
+    np.testing.assert_allclose(x5, [1.0, 2.0])
+    np.testing.assert_allclose(x25, [0.2, 0.4])
+    np.testing.assert_allclose(y5, [0.5, 0.0])
+    np.testing.assert_allclose(y25, [0.5, 0.0])
+    assert "beta" in ax.get_xlabel()
 
 
 def test_study_with_one_depth_shows_every_seed_and_the_first_layer_band():
