@@ -215,3 +215,16 @@ def test_a_single_run_of_a_born_dead_seed_says_so(tmp_path):
     result = experiment.train_and_evaluate(config, tmp_path, figure_dir=None)
     assert result["born_dead"] and result["dead_at_end"]
     assert any(sentence.startswith("born dead: ") for sentence in result["verdict"])
+
+
+def test_born_dead_fraction_of_kerass_own_weights_matches_the_theorys_monte_carlo():
+    """Two independent draws of one probability: Keras's seeded he_uniform nets against theory.py's numpy nets."""
+    from gradient_lab import stacked, theory
+
+    (x, y), validation = data.load_circles()
+    seeds = list(range(300))
+    model = stacked.stacked_mlp(experiment.config_for("deep_relu", num_hidden_layers=20), seeds, (x, y), validation)
+    fraction = np.mean(model.born_dead)
+    p, se = theory.born_dead_probability(5, 20, x, 4000, seed=0)
+    assert abs(fraction - p) < 4 * np.hypot(se, np.sqrt(p * (1 - p) / len(seeds)))
+    assert 0.15 < fraction < 0.45  # Far from the one-input closed form's 0.47 and from 0.
