@@ -17,7 +17,7 @@ from pathlib import Path
 
 import data
 from gradient_lab import cli
-from gradient_lab import theory
+from gradient_lab import theory, theory_plots, theory_tables
 
 # 1. The config: the project's nets (2 inputs, zero biases) and the Monte Carlo sizes.
 WIDTHS = (5, 25)  # The width study's; 5 is the reference nets' width.
@@ -31,7 +31,10 @@ SEED = 0
 
 
 def born_dead(x, width, depth, nets, seed):
-    """2. ReLU + he_uniform nets that compute a constant at init (Lu et al. 2019)."""
+    """2. ReLU + he_uniform nets that compute a constant at init (Lu et al. 2019).
+
+    Same seed, same nets: this prints the p that `python theory.py` writes for this width and depth.
+    """
     p, se = theory.born_dead_probability(width, depth, x, nets, seed)
     print(f"ReLU + he_uniform, {depth} x {width} units, zero biases; Monte Carlo over {nets} nets, {len(x)} inputs:")
     print(f"P(born dead) = {p:.3f} ± {se:.3f}")
@@ -58,14 +61,14 @@ def depth_scale(activation, sigma_w2, sigma_b2, width):
 
 def width_against_depth(x, nets, seed, figure_dir):
     """4. The spread of ReLU activation lengths grows with beta = sum 1/n (Hanin and Rolnick 2018)."""
-    rows = theory.log_length_table(WIDTHS, WIDTH_STUDY_DEPTHS, x, nets, seed)
+    rows = theory_tables.log_length_table(WIDTHS, WIDTH_STUDY_DEPTHS, x, nets, seed)
     print(f"Var[ln |h_L|^2] over {nets} ReLU nets per row (those alive at their input):")
     print("width depth  beta   he_uniform        5 beta   He-Gaussian: measured   exact   alive")
     for r in rows:
         print(f"{r['width']:5d} {r['depth']:5d} {r['beta']:5.2f}  {r['measured']:7.3f} ± {r['se']:.3f}", end="")
         print(f"  {r['predicted']:7.3f}   {r['measured_gaussian']:7.3f} ± {r['se_gaussian']:.3f}", end="")
         print(f"  {r['predicted_gaussian']:7.3f}  {r['alive']:.2f}")
-    print(f"wrote {theory.save_log_length_variance(rows, figure_dir / 'theory_log_length_variance.png')}")
+    print(f"wrote {theory_plots.save_log_length_variance(rows, figure_dir / 'theory_log_length_variance.png')}")
     return rows
 
 
@@ -87,17 +90,17 @@ def uniform(x, y, nets, seed):
 def everything(x, y, seed, figure_dir, results_path):
     """All four at the config's sizes, with a short summary; writes results/theory.json and the figures."""
     started = time.perf_counter()
-    dead = theory.born_dead_table(WIDTHS, DEPTHS, x, BORN_DEAD_NETS, seed)
-    print(f"wrote {theory.save_born_dead(dead, figure_dir / 'theory_born_dead.png')}")
+    dead = theory_tables.born_dead_table(WIDTHS, DEPTHS, x, BORN_DEAD_NETS, seed)
+    print(f"wrote {theory_plots.save_born_dead(dead, figure_dir / 'theory_born_dead.png')}")
     for r in (r for r in dead if r["width"] == 5 and r["depth"] in (10, 20, 30)):
         print(f"P(born dead), 5 x {r['depth']}: {r['p']:.3f} ± {r['se']:.3f} (one input: {r['closed_form']:.3f})")
-    scales = theory.tanh_depth_scale_summary(*EXAMPLE, width=5)
+    scales = theory_tables.tanh_depth_scale_summary(*EXAMPLE, width=5)
     example = scales["example"]
     print(f"tanh's edge of chaos at sigma_b2 = {EXAMPLE[1]}: sigma_w2 = {scales['critical_weight_variance']:.4f}")
     print(f"sigma_w2, sigma_b2 = {EXAMPLE}: xi_c = {example['xi_c']:.2f}, 6 xi_c = {example['trainable_depth']:.1f}")
     print(f"Glorot, zero biases: {scales['glorot']['note']}")
     lengths = [row for width in WIDTHS for row in theory.tanh_glorot_lengths(width, DEPTHS, x, GLOROT_NETS, seed)]
-    print(f"wrote {theory.save_tanh_lengths(lengths, figure_dir / 'theory_tanh_lengths.png')}")
+    print(f"wrote {theory_plots.save_tanh_lengths(lengths, figure_dir / 'theory_tanh_lengths.png')}")
     results = {
         "born_dead": dead,
         "tanh_depth_scale": scales,

@@ -16,8 +16,10 @@ biases, as the project's Dense layers start. Everything here is numpy (and scipy
 `python theory.py` computes it all and writes `results/theory.json`; `load_theory`,
 `born_dead_curve` and `tanh_trainable_depth` read that file back for the studies' figures.
 
-Equation and theorem numbers in the docstrings are as recalled, not checked against the papers'
-full texts here (docs/theory.md says why); the doc derives every formula that is used.
+The docstrings name each paper and the quantity taken from it, but no equation, section or
+theorem number: only the papers' abstracts and introductions could be read while this was
+checked, so such numbers could not be verified. docs/theory.md ("Sources") says what was checked
+and where; it derives every formula used here, and tests/test_theory.py checks each one.
 """
 
 import json
@@ -28,7 +30,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 # Hidden-layer initializers as the project names them -> the half-width of their uniform range.
-# he_gaussian is the papers' setting, N(0, 2 / fan_in) (Keras's he_normal is truncated, so differs).
+# he_gaussian is N(0, 2 / fan_in), the case with exact finite-width formulas (Keras's he_normal is truncated).
 UNIFORM_LIMITS = {
     "he_uniform": lambda fan_in, fan_out: math.sqrt(6 / fan_in),
     "glorot_uniform": lambda fan_in, fan_out: math.sqrt(6 / (fan_in + fan_out)),
@@ -66,12 +68,13 @@ def binomial_standard_error(p, num_trials):
 def born_dead_closed_form(width, depth):
     """P(born dead) = 1 - (1 - 2^-n)^L for one input, zero biases and weights symmetric about 0.
 
-    Lu, Shin, Su and Karniadakis (2019), "Dying ReLU and initialization", Sec. 3 (their theorem
-    on the probability that a deep ReLU net is born dead; the paper states it with bounds for a
-    whole input domain). At one input x the derivation is two lines: a layer that receives a
-    non-zero, non-negative vector h gives each unit w.h, positive with probability 1/2
-    independently, so all n units are zero with probability 2^-n; a zero layer stays zero with
-    zero biases. The net survives L layers with probability (1 - 2^-n)^L.
+    Lu, Shin, Su and Karniadakis (2019), "Dying ReLU and initialization", prove that a deep ReLU
+    net whose weights are symmetric about 0 dies with probability tending to 1 as the depth
+    grows; the form of their theorem was not checked here. At one input x the formula takes two
+    lines (tests/test_theory.py checks it by Monte Carlo): a layer that receives a non-zero,
+    non-negative vector h gives each unit w.h, positive with probability 1/2 independently, so
+    all n units are zero with probability 2^-n; a zero layer stays zero with zero biases. The net
+    survives L layers with probability (1 - 2^-n)^L.
 
     Args:
         width: units per hidden layer, n.
@@ -81,6 +84,11 @@ def born_dead_closed_form(width, depth):
         The probability, a float in [0, 1).
     """
     return 1.0 - (1.0 - 2.0**-width) ** depth
+
+
+def layer_streams(seed, depth):
+    """One `numpy.random.Generator` per layer, 1 to `depth`; layer l's stream is the same for every `depth` >= l."""
+    return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(depth)]
 
 
 def born_dead_by_depth(width, depths, inputs, num_nets, seed, initializer="he_uniform"):
@@ -93,6 +101,10 @@ def born_dead_by_depth(width, depths, inputs, num_nets, seed, initializer="he_un
     Zero biases. To test one input x alone, pass `[0, x]`: the origin's activations are all zero,
     so "constant on {0, x}" means "all zero at x".
 
+    Each layer draws its weights from its own random stream (`layer_streams`), so net k's first
+    L layers are the same whatever the other depths asked for: `python theory.py born-dead` at
+    one depth prints the same p as the table of `python theory.py` at that depth and seed.
+
     Args:
         width: units per hidden layer.
         depths: the hidden-layer counts to report.
@@ -104,16 +116,16 @@ def born_dead_by_depth(width, depths, inputs, num_nets, seed, initializer="he_un
     Returns:
         `{depth: (p, standard_error)}`.
     """
-    rng = np.random.default_rng(seed)
     inputs = np.asarray(inputs, dtype=np.float32)
     max_depth = max(depths)
+    streams = layer_streams(seed, max_depth)
     dead = np.zeros(max_depth + 1)
     chunk = max(1, 4_000_000 // (len(inputs) * max(width, inputs.shape[1])))  # Nets at once: ~16 MB arrays.
     for start in range(0, num_nets, chunk):
         nets = min(chunk, num_nets - start)
         h = np.broadcast_to(inputs, (nets, *inputs.shape))
         for layer in range(1, max_depth + 1):
-            kernels = draw_kernels(initializer, h.shape[-1], width, nets, rng).astype(np.float32)
+            kernels = draw_kernels(initializer, h.shape[-1], width, nets, streams[layer - 1]).astype(np.float32)
             h = np.maximum(h @ kernels, 0.0)
             dead[layer] += np.all(h == h[:, :1, :], axis=(1, 2)).sum()  # Same activations on every row.
     return {
@@ -166,8 +178,8 @@ def gaussian_pair_expectation(f, q, c):
 def length_map(q, sigma_w2, sigma_b2, activation="tanh"):
     """The next layer's pre-activation variance: q' = sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2.
 
-    Poole et al. (2016), "Exponential expressivity in deep neural networks through transient
-    chaos", the length map (their eq. 3; Schoenholz et al. 2017, eq. 3).
+    The length map of Poole et al. (2016), "Exponential expressivity in deep neural networks
+    through transient chaos", also used by Schoenholz et al. (2017) (equation numbers not checked).
     """
     phi = ACTIVATIONS[activation][0]
     return sigma_w2 * gaussian_expectation(lambda u: phi(u) ** 2, q) + sigma_b2
@@ -191,7 +203,7 @@ def length_map_iterates(sigma_w2, sigma_b2, q0, depth, activation="tanh"):
 
 
 def length_fixed_point(sigma_w2, sigma_b2, activation="tanh"):
-    """q*, the stable fixed point of the length map (Poole et al. 2016, Sec. 2).
+    """q*, the stable fixed point of the length map (Poole et al. 2016).
 
     With sigma_b2 = 0 and chi_1(0) = sigma_w2 phi'(0)^2 <= 1 it is q* = 0: the signal shrinks to
     nothing (for tanh, E[tanh(u)^2] < q for every q > 0). Otherwise it is the root of
@@ -212,9 +224,10 @@ def length_fixed_point(sigma_w2, sigma_b2, activation="tanh"):
 def chi_1(q_star, sigma_w2, activation="tanh"):
     """chi_1 = sigma_w2 E[phi'(sqrt(q*) z)^2], the slope of the correlation map at c = 1.
 
-    Poole et al. (2016) define it as the stability of c* = 1 (chi_1 < 1: ordered, > 1: chaotic);
-    Schoenholz et al. (2017) show it is also the factor by which the mean squared gradient grows
-    (or shrinks) per layer in the backward pass (their Sec. 5).
+    In Poole et al. (2016) it is the stability of c* = 1 (chi_1 < 1: ordered, > 1: chaotic);
+    Schoenholz et al. (2017) develop a mean field theory of backpropagation in which the ordered
+    and chaotic phases are those of vanishing and exploding gradients, chi_1 being the per-layer
+    factor of the mean squared gradient.
     """
     dphi = ACTIVATIONS[activation][1]
     return sigma_w2 * gaussian_expectation(lambda u: dphi(u) ** 2, q_star)
@@ -223,8 +236,8 @@ def chi_1(q_star, sigma_w2, activation="tanh"):
 def correlation_map(c, q_star, sigma_w2, sigma_b2, activation="tanh"):
     """The next layer's correlation of two inputs: c' = (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q*.
 
-    Poole et al. (2016), the correlation map (their eq. 5; Schoenholz et al. 2017, eq. 4), with
-    both inputs at the length fixed point q*.
+    The correlation map of Poole et al. (2016) and Schoenholz et al. (2017) (equation numbers not
+    checked), with both inputs at the length fixed point q*.
     """
     phi = ACTIVATIONS[activation][0]
     return (sigma_w2 * gaussian_pair_expectation(lambda u1, u2: phi(u1) * phi(u2), q_star, c) + sigma_b2) / q_star
@@ -245,9 +258,9 @@ def correlation_fixed_point(q_star, sigma_w2, sigma_b2, activation="tanh"):
 def chi_c(c_star, q_star, sigma_w2, activation="tanh"):
     """chi_c = sigma_w2 E[phi'(u1) phi'(u2)] at c*: the slope of the correlation map at its fixed point.
 
-    Schoenholz et al. (2017), "Deep information propagation", Sec. 3: the correlation's distance
-    from c* shrinks by chi_c per layer, so chi_c < 1 defines the depth scale xi_c. At c* = 1 it is
-    chi_1 (u1 = u2).
+    Schoenholz et al. (2017), "Deep information propagation", whose depth scale xi_c diverges at
+    the order-to-chaos boundary: the correlation's distance from c* shrinks by chi_c per layer, so
+    xi_c = -1 / ln(chi_c). At c* = 1 it is chi_1 (u1 = u2).
     """
     dphi = ACTIVATIONS[activation][1]
     return sigma_w2 * gaussian_pair_expectation(lambda u1, u2: dphi(u1) * dphi(u2), q_star, c_star)
@@ -261,15 +274,16 @@ def depth_scale(chi):
 def length_depth_scale(q_star, sigma_w2, activation="tanh"):
     """xi_q = -1 / ln(chi_1 + sigma_w2 E[phi''(sqrt(q*) z) phi(sqrt(q*) z)]): how fast q^l reaches q*.
 
-    Schoenholz et al. (2017), Sec. 3: the slope of the length map at q* (the bracket) sets how
-    fast the lengths converge; Gaussian integration by parts gives this form.
+    The length depth scale of Schoenholz et al. (2017): the slope of the length map at q* (the
+    bracket) sets how fast the lengths converge; Gaussian integration by parts gives this form.
     """
     phi, dphi, d2phi = ACTIVATIONS[activation]
     slope = chi_1(q_star, sigma_w2, activation) + sigma_w2 * gaussian_expectation(lambda u: d2phi(u) * phi(u), q_star)
     return depth_scale(slope)
 
 
-# Schoenholz et al. (2017), Sec. 4 and their Fig. 5: nets train up to about 6 xi_c layers.
+# The empirical rule of Schoenholz et al. (2017): nets train up to about 6 xi_c layers. As recalled:
+# their text could not be read here, so the factor 6 is not checked (docs/theory.md, Sources).
 TRAINABLE_DEPTH_FACTOR = 6
 
 
@@ -311,7 +325,7 @@ def mean_field_depth_scales(sigma_w2, sigma_b2, activation="tanh"):
 
 
 def critical_weight_variance(sigma_b2, activation="tanh"):
-    """The sigma_w2 at which chi_1 = 1 for this sigma_b2: the edge of chaos (Poole et al. 2016, Fig. 1).
+    """The sigma_w2 at which chi_1 = 1 for this sigma_b2: the edge of chaos (Poole et al. 2016).
 
     Root of chi_1(q*(sigma_w2), sigma_w2) - 1 by Brent's method, searched on [1, 4] for tanh.
     """
@@ -341,10 +355,10 @@ def init_weight_variance(initializer, width):
 def critical_backward_signal(q1, depth, sigma_w2=1.0):
     """Mean-field squared backward signal, last hidden layer to first, at sigma_b2 = 0: prod of chi(q^l), l < L.
 
-    chi(q) = sigma_w2 E[tanh'(sqrt(q) z)^2] is the per-layer factor of Schoenholz et al. (2017),
-    Sec. 5, taken at each layer's own q^l instead of q*. At the critical point (sigma_w2 = 1,
-    q* = 0) q^l ~ 1 / (2 l) and chi(q^l) ~ 1 - 2 q^l ~ 1 - 1/l, so the product falls as a power
-    of the depth (~ 1 / depth), not exponentially.
+    chi(q) = sigma_w2 E[tanh'(sqrt(q) z)^2] is the per-layer gradient factor of the backward mean
+    field of Schoenholz et al. (2017), taken at each layer's own q^l instead of q*. At the
+    critical point (sigma_w2 = 1, q* = 0) q^l ~ 1 / (2 l) and chi(q^l) ~ 1 - 2 q^l ~ 1 - 1/l, so
+    the product falls as a power of the depth (~ 1 / depth), not exponentially.
 
     Args:
         q1: the first hidden layer's pre-activation variance.
@@ -359,7 +373,7 @@ def critical_backward_signal(q1, depth, sigma_w2=1.0):
 
 
 def beta(widths):
-    """beta = sum over hidden layers of 1 / n_l (Hanin 2018, Theorem 1; Hanin and Rolnick 2018, Sec. 3).
+    """beta = sum over hidden layers of 1 / n_l, the constant of Hanin (2018) and Hanin and Rolnick (2018).
 
     Args:
         widths: the hidden layers' widths n_1 ... n_L.
@@ -370,17 +384,19 @@ def beta(widths):
     return float(sum(1.0 / width for width in widths))
 
 
-# Hanin and Rolnick (2018): in a He-initialised ReLU net, M_L = |z_L|^2 / n_L has a constant
-# mean, and its second moment grows as E[M_L^2] / E[M_L]^2 ~ exp(5 beta) (failure mode FM2).
-# Each layer multiplies the squared length by an independent factor of relative variance 5 / n
-# (for Gaussian weights: 2/n for relu(g)^2 being g^2 half the time, E g^4 = 3, so
-# Var/mean^2 = 4 (3/2 - 1/4) / n); a log-normal with that second moment has Var[ln M] = 5 beta.
-HANIN_ROLNICK_CONSTANT = 5
+# Hanin and Rolnick (2018): with weights of variance 2 / fan_in the mean length is preserved, and
+# the length's fluctuations grow exponentially in beta (their failure mode FM2, stated for the
+# empirical variance of the lengths across a net's layers); keeping beta small avoids it. The
+# constant 5 is derived here, not read from their theorem: each layer multiplies the squared length
+# by an independent factor of relative variance 5 / n (Gaussian weights: relu(g)^2 is g^2 half the
+# time, E g^4 = 3, so Var/mean^2 = 4 (3/2 - 1/4) / n), and a log-normal with that second moment
+# has Var[ln |h_L|^2] = 5 beta.
+WIDE_LAYER_RELATIVE_VARIANCE = 5
 
 
-def hanin_rolnick_log_length_variance(widths):
-    """The theory's Var[ln |z_L|^2] = 5 beta, to leading order in 1/n (Hanin and Rolnick 2018, Theorem 5)."""
-    return HANIN_ROLNICK_CONSTANT * beta(widths)
+def wide_layer_log_length_variance(widths):
+    """Var[ln |h_L|^2] = 5 beta for He ReLU nets, to leading order in 1/n (derived in docs/theory.md, section 3)."""
+    return WIDE_LAYER_RELATIVE_VARIANCE * beta(widths)
 
 
 def gaussian_log_length_variance(widths):
@@ -413,7 +429,7 @@ def relu_log_squared_lengths(widths, inputs, num_nets, seed, initializer="he_uni
         inputs: `(rows, features)`; each net takes one row at random.
         num_nets: independent nets.
         seed: seeds the weights and the choice of rows.
-        initializer: `he_uniform` (the project's) or `he_gaussian` (the papers').
+        initializer: `he_uniform` (the project's) or `he_gaussian` (exact formulas exist for it).
 
     Returns:
         A float array of shape `(num_nets,)`.
@@ -543,7 +559,8 @@ def finite_width_log_length_drift(width):
     |W u|^2 is chi^2_n / n, whose log has mean digamma(n/2) + ln 2 - ln n < 0. So in a deep
     near-linear net with sigma_w2 = 1 the mean squared length is preserved (mean-field theory's
     q) while the typical (median) one falls by this much per layer: exponentially, at rate ~1/n.
-    Twice the top Lyapunov exponent of a product of such matrices (Newman 1986). -0.213 at n = 5.
+    Twice the top Lyapunov exponent of a product of such matrices (Newman 1986 derives these
+    exponents exactly; the formula is derived and tested here, not read from him). -0.213 at n = 5.
     """
     return float(special.digamma(width / 2) - math.log(width / 2))
 
@@ -590,86 +607,7 @@ def tanh_glorot_lengths(width, depths, inputs, num_nets, seed):
     return rows
 
 
-# --- The tables of `python theory.py`, and reading them back ----------------------------------
-
-
-def born_dead_table(widths, depths, inputs, num_nets, seed):
-    """Rows `{width, depth, p, se, upper_95, closed_form, nets}` of P(born dead) on `inputs`, He-uniform ReLU nets.
-
-    `upper_95` is the one-sided 95% Clopper-Pearson upper bound, which stays informative when
-    no net died (p = 0, se = 0): 1 - 0.05^(1/N), about 3/N.
-    """
-    rows = []
-    for width in widths:
-        for depth, (p, se) in born_dead_by_depth(width, depths, inputs, num_nets, seed).items():
-            dead = round(p * num_nets)
-            upper = 1.0 if dead == num_nets else float(stats.beta.ppf(0.95, dead + 1, num_nets - dead))
-            closed = born_dead_closed_form(width, depth)
-            rows.append(
-                {"width": width, "depth": depth, "p": float(p), "se": se, "upper_95": upper, "closed_form": closed}
-                | {"nets": num_nets}
-            )
-    return rows
-
-
-def log_length_table(widths, depths, inputs, num_nets, seed):
-    """Rows of Var[ln |h_L|^2]: measured with he_uniform and he_gaussian weights against the theory.
-
-    Keys: `width`, `depth`, `beta`; `measured`, `se` and `alive` (he_uniform, the project's);
-    `predicted` (Hanin and Rolnick's 5 beta); `measured_gaussian`, `se_gaussian` and
-    `predicted_gaussian` (He-Gaussian weights, the papers' setting, and the exact finite-width
-    value for them); `nets`.
-    """
-    rows = []
-    for width in widths:
-        for depth in depths:
-            measured, se, alive = log_length_variance(width, depth, inputs, num_nets, seed)
-            gaussian, se_gaussian, _ = log_length_variance(width, depth, inputs, num_nets, seed + 1, "he_gaussian")
-            layers = [width] * depth
-            rows.append(
-                {
-                    "width": width,
-                    "depth": depth,
-                    "beta": beta(layers),
-                    "measured": measured,
-                    "se": se,
-                    "alive": alive,
-                    "predicted": hanin_rolnick_log_length_variance(layers),
-                    "measured_gaussian": gaussian,
-                    "se_gaussian": se_gaussian,
-                    "predicted_gaussian": gaussian_log_length_variance(layers),
-                    "nets": num_nets,
-                }
-            )
-    return rows
-
-
-GLOROT_NOTE = (
-    "sigma_b2 = 0 and sigma_w2 = 1: the critical point, with q* = 0. Mean-field theory (infinite width) sets no "
-    "exponential depth limit here (chi_1 = chi_c = 1, xi_c infinite): q^l falls as a power law, q^l ~ 1/(2l), and "
-    "the backward signal as ~1/depth. The width-5 nets' failures near 20 layers are mainly a finite-width effect: "
-    "the typical (median) width-5 net's q falls exponentially, by exp(psi(5/2) - ln(5/2)) = 0.81 per layer "
-    "(finite_width). The power law's small signal is the width-independent part (docs/theory.md)."
-)
-
-
-def tanh_depth_scale_summary(example_weight_variance, example_bias_variance, width):
-    """The mean-field summaries of the project's Glorot init (zero biases, `width`-square layers) and an example.
-
-    Returns:
-        `{"glorot": {...}, "example": {...}, "critical_weight_variance": sigma_w2 at chi_1 = 1
-        for the example's sigma_b2}`; each summary as `mean_field_depth_scales` plus `note`.
-    """
-    glorot = mean_field_depth_scales(glorot_weight_variance(width, width), 0.0)
-    example = mean_field_depth_scales(example_weight_variance, example_bias_variance)
-    phase = "ordered (chi_1 < 1)" if example["chi_1"] < 1 else "chaotic (chi_1 > 1)"
-    example["note"] = f"{phase}: correlations relax to c* over xi_c layers; nets train to about 6 xi_c layers."
-    glorot["note"] = GLOROT_NOTE
-    return {
-        "glorot": glorot,
-        "example": example,
-        "critical_weight_variance": critical_weight_variance(example_bias_variance),
-    }
+# --- Reading back the results of `python theory.py` -----------------------------------------
 
 
 def load_theory(path="results/theory.json"):
@@ -700,7 +638,7 @@ def born_dead_curve(theory, width):
 
 
 def tanh_trainable_depth(theory, case="glorot"):
-    """6 xi_c, the depth to which mean-field theory says a tanh net trains (Schoenholz et al. 2017).
+    """6 xi_c, the depth to which a tanh net trains by the empirical rule of Schoenholz et al. (2017).
 
     Args:
         theory: the dict of `load_theory`.
@@ -711,150 +649,3 @@ def tanh_trainable_depth(theory, case="glorot"):
         theory sets no depth limit (see the entry's `note`), so a figure should draw no marker.
     """
     return theory["tanh_depth_scale"][case]["trainable_depth"]
-
-
-# --- Figures: `draw_*` returns the Figure (a test can read it), `save_*` writes a PNG ----------
-
-
-def _pyplot():
-    """matplotlib's pyplot, imported on first use (so `import gradient_lab.theory` stays light), writing files only."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path):
-    """Writes `figure` to `path` as a PNG, closes it and returns the path."""
-    path = Path(path)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
-    return path
-
-
-def draw_log_length_variance(rows):
-    """Var[ln |h_L|^2] against beta, log-log: measured points (2 s.e. bars) by width and weights; the theory."""
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(6.4, 4.6))
-    betas = np.array(sorted({row["beta"] for row in rows}))
-    for width, color in zip(sorted({row["width"] for row in rows}), plt.cm.tab10.colors):
-        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["beta"])
-        own_betas = [row["beta"] for row in own]
-        for key, marker, weights in [("measured", "o", "he_uniform"), ("measured_gaussian", "s", "He-Gaussian")]:
-            se = [2 * row["se" if key == "measured" else "se_gaussian"] for row in own]
-            ax.errorbar(
-                own_betas,
-                [row[key] for row in own],
-                yerr=se,
-                fmt=marker,
-                color=color,
-                capsize=3,
-                mfc="none" if weights == "He-Gaussian" else color,
-                label=f"width {width}, {weights}: measured",
-            )
-        ax.plot(
-            own_betas,
-            [row["predicted_gaussian"] for row in own],
-            "--",
-            color=color,
-            label=f"width {width}: exact for He-Gaussian weights",
-        )
-    ax.plot(betas, HANIN_ROLNICK_CONSTANT * betas, "k-", label="Hanin & Rolnick: 5 beta (wide layers)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("beta = sum over hidden layers of 1 / width")
-    ax.set_ylabel("Var[ln |h_L|^2] over the nets alive at init")
-    ax.set_title("ReLU + He at init: the spread of the log squared length grows with beta")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, which="both")
-    return figure
-
-
-def save_log_length_variance(rows, path):
-    """Writes `draw_log_length_variance` to `path`; returns the path."""
-    return _save(draw_log_length_variance(rows), path)
-
-
-def draw_born_dead(rows):
-    """P(born dead) against depth per width: Monte Carlo on the training inputs (2 s.e. bars) and the closed form."""
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(6.4, 4.4))
-    for width, color in zip(sorted({row["width"] for row in rows}), plt.cm.tab10.colors):
-        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["depth"])
-        depths = [row["depth"] for row in own]
-        ax.errorbar(
-            depths,
-            [r["p"] for r in own],
-            yerr=[2 * r["se"] for r in own],
-            fmt="o-",
-            color=color,
-            capsize=3,
-            label=f"width {width}: Monte Carlo, training inputs ({own[0]['nets']} nets)",
-        )
-        ax.plot(
-            depths,
-            [r["closed_form"] for r in own],
-            "--",
-            color=color,
-            label=f"width {width}: 1 - (1 - 2^-{width})^L, one input",
-        )
-    ax.set_xlabel("hidden layers L")
-    ax.set_ylabel("P(born dead): constant output at init")
-    ax.set_title("ReLU + He uniform, zero biases: nets born dead")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return figure
-
-
-def save_born_dead(rows, path):
-    """Writes `draw_born_dead` to `path`; returns the path."""
-    return _save(draw_born_dead(rows), path)
-
-
-def draw_tanh_lengths(rows):
-    """q^L against depth, Glorot tanh nets: median and 10-90% of nets per width, mean field, the finite-width drift."""
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(6.6, 4.6))
-    for width, color in zip(sorted({row["width"] for row in rows}), plt.cm.tab10.colors):
-        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["depth"])
-        depths = [row["depth"] for row in own]
-        ax.fill_between(
-            depths,
-            [r["q_10"] for r in own],
-            [r["q_90"] for r in own],
-            color=color,
-            alpha=0.15,
-            label=f"width {width}: 10-90% of nets",
-        )
-        ax.plot(depths, [r["median_q"] for r in own], "o-", color=color, label=f"width {width}: median net")
-        ax.plot(depths, [r["mean_q"] for r in own], "s:", color=color, label=f"width {width}: mean over nets")
-        ax.plot(
-            depths,
-            [r["typical_q_linear"] for r in own],
-            "--",
-            color=color,
-            label=f"width {width}: q^1 exp((L-1)(psi(n/2) - ln(n/2)))",
-        )
-        ax.plot(
-            depths,
-            [r["mean_field_q"] for r in own],
-            "-",
-            color=color,
-            linewidth=4,
-            alpha=0.35,
-            label=f"width {width}: mean field (infinite width), ~1/(2L)",
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel("hidden layers L")
-    ax.set_ylabel("q^L: mean squared pre-activation of layer L")
-    ax.set_title("tanh + Glorot, zero biases: a power law at infinite width, exponential at width 5")
-    ax.legend(fontsize=6.5, ncol=2, loc="lower left")
-    ax.grid(alpha=0.3, which="both")
-    return figure
-
-
-def save_tanh_lengths(rows, path):
-    """Writes `draw_tanh_lengths` to `path`; returns the path."""
-    return _save(draw_tanh_lengths(rows), path)

@@ -15,7 +15,7 @@ import pytest
 
 import data
 from conftest import run_script
-from gradient_lab import theory
+from gradient_lab import theory, theory_plots, theory_tables
 
 X_TRAIN = data.load_circles()[0][0]
 Y_TRAIN = data.load_circles()[0][1]
@@ -48,6 +48,14 @@ def test_one_layer_on_the_two_unit_vectors_is_dead_when_every_unit_has_both_weig
     assert abs(p - expected) < 4 * math.sqrt(expected * (1 - expected) / nets)
 
 
+def test_a_depths_estimate_does_not_depend_on_the_other_depths_asked_for():
+    # Each layer has its own random stream, so the nets' first 10 layers are the same in both calls.
+    alone = theory.born_dead_by_depth(5, [10], X_TRAIN, 2000, seed=2)[10]  # 2 chunks of nets.
+    assert theory.born_dead_by_depth(5, [3, 10, 25], X_TRAIN, 2000, seed=2)[10] == alone
+    row = theory_tables.born_dead_table([5], [10, 25], X_TRAIN, 2000, seed=2)[0]  # How the JSON's table draws them.
+    assert (row["depth"], row["p"]) == (10, alone[0])
+
+
 def test_born_dead_grows_with_depth_and_dies_out_with_width_on_the_training_inputs():
     by_depth = theory.born_dead_by_depth(5, [2, 10, 20], X_TRAIN, 400, seed=0)
     assert by_depth[2][0] < by_depth[10][0] < by_depth[20][0]
@@ -73,7 +81,7 @@ def test_quadratures_match_a_large_monte_carlo():
 
 def test_the_edge_of_chaos_at_bias_variance_0_05():
     sigma_w2 = theory.critical_weight_variance(0.05)
-    assert 1.70 < sigma_w2 < 1.82  # Poole et al. (2016), Fig. 1: about 1.76.
+    assert 1.70 < sigma_w2 < 1.82  # Computed here: 1.761 (the paper's figure was not checked).
     assert theory.chi_1(theory.length_fixed_point(sigma_w2, 0.05), sigma_w2) == pytest.approx(1, abs=1e-6)
 
 
@@ -137,7 +145,7 @@ def test_typical_length_drift_at_width_5_and_its_wide_limit():
 
 def test_beta_is_the_sum_of_the_reciprocal_widths():
     assert theory.beta([5, 5, 25]) == pytest.approx(0.2 + 0.2 + 0.04)
-    assert theory.hanin_rolnick_log_length_variance([5] * 20) == pytest.approx(20.0)
+    assert theory.wide_layer_log_length_variance([5] * 20) == pytest.approx(20.0)
 
 
 def test_exact_gaussian_variance_matches_its_monte_carlo_and_tends_to_5_over_n():
@@ -147,9 +155,9 @@ def test_exact_gaussian_variance_matches_its_monte_carlo_and_tends_to_5_over_n()
     assert theory.gaussian_log_length_variance([2000]) == pytest.approx(5 / 2000, rel=0.01)
 
 
-def test_he_uniform_wide_nets_match_hanin_and_rolnick():
+def test_he_uniform_wide_nets_match_5_beta():
     measured, se, _ = theory.log_length_variance(50, 10, X_TRAIN, 3000, seed=4)
-    predicted = theory.hanin_rolnick_log_length_variance([50] * 10)  # 5 beta = 1.0.
+    predicted = theory.wide_layer_log_length_variance([50] * 10)  # 5 beta = 1.0.
     assert abs(measured - predicted) < 4 * se + 0.1 * predicted  # 1/n^2 terms: the 4th moment, ln vs delta method.
 
 
@@ -204,8 +212,8 @@ def test_readers_of_the_results():
 
 
 def test_log_length_figure_shows_measured_points_against_beta_and_the_theory():
-    rows = theory.log_length_table([5, 25], [1, 3], X_TRAIN, 300, seed=0)
-    figure = theory.draw_log_length_variance(rows)
+    rows = theory_tables.log_length_table([5, 25], [1, 3], X_TRAIN, 300, seed=0)
+    figure = theory_plots.draw_log_length_variance(rows)
     ax = figure.axes[0]
     assert ax.get_title() and "beta" in ax.get_xlabel() and "Var" in ax.get_ylabel()
     assert len(ax.containers) == 4  # Error bars: two widths, two weight distributions.
@@ -235,9 +243,9 @@ def test_bad_flags_exit_2_with_one_line(flags):
     assert len(process.stderr.strip().splitlines()) == 1 and "Traceback" not in process.stderr
 
 
-def test_full_run_writes_the_results_others_read(tmp_path):
+def test_full_run_writes_the_results_others_read_and_born_dead_prints_the_same_p(tmp_path):
     results = tmp_path / "results" / "theory.json"
-    process = run_script("theory.py", "--results", results, "--figure-dir", tmp_path / "figures")
+    process = run_script("theory.py", "--seed", 1, "--results", results, "--figure-dir", tmp_path / "figures")
     assert process.returncode == 0, process.stderr
     theory_results = theory.load_theory(results)
     assert json.loads(results.read_text()) == theory_results
@@ -266,3 +274,8 @@ def test_full_run_writes_the_results_others_read(tmp_path):
         "theory_log_length_variance.png",
         "theory_tanh_lengths.png",
     ]
+    # One number per question: the subcommand, same seed, prints the table's p for (5, 20).
+    table_p = next(row["p"] for row in theory_results["born_dead"] if (row["width"], row["depth"]) == (5, 20))
+    command = run_script("theory.py", "--seed", 1, "born-dead", "--width", 5, "--depth", 20)
+    assert command.returncode == 0, command.stderr
+    assert f"P(born dead) = {table_p:.3f} ± " in command.stdout
