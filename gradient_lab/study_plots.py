@@ -247,9 +247,19 @@ def _tanh_depth_scale_marker(ax, color, label, theory):
         ax.axvline(trainable, color=color, linestyle="--", label=f"{label}: 6 xi_c (Schoenholz et al. 2017)")
 
 
-def _success_against_beta(ax, cells, lines, depths, colors, label):
-    """The width study's success rates against Hanin's beta = sum of 1 / width over the hidden layers."""
-    markers = {line: "os^Dv"[index % 5] for index, line in enumerate(lines)}
+def _success_against_beta(ax, cells, lines, depths, label):
+    """The width study's success rates against Hanin's beta = sum of 1 / width over the hidden layers.
+
+    One colour per configuration and one marker per width: if width and depth act only through
+    beta, each colour's points fall on one curve.
+    """
+    configurations = list(dict.fromkeys(line[0] for line in lines))
+    widths = sorted({cells[key][0]["config"]["width"] for key in cells})
+    colors = {line: plt.cm.tab10(configurations.index(line[0]) % 10) for line in lines}
+    markers = {
+        line: "os^Dv"[widths.index(cells[next(key for key in cells if key[:2] == line)][0]["config"]["width"]) % 5]
+        for line in lines
+    }
     _measured_success(
         ax,
         lambda line, depth: depth / cells[line + (depth,)][0]["config"]["width"],
@@ -261,8 +271,9 @@ def _success_against_beta(ax, cells, lines, depths, colors, label):
         markers,
     )
     ax.set(
+        xscale="log",
         xlabel="beta = sum over hidden layers of 1 / width (Hanin 2018)",
-        title="success rate against beta: one curve per init if width and depth enter only as beta",
+        title="success rate against beta: one curve per colour if only beta matters",
     )
     ax.legend(fontsize=6.5, loc="lower left")
 
@@ -308,7 +319,7 @@ def draw_study(name, results, theory=None):
     if third and name == "depth":
         _success_against_depth_with_theory(axes[2], cells, lines, depths, colors, label, theory)
     elif third:
-        _success_against_beta(axes[2], cells, lines, depths, colors, label)
+        _success_against_beta(axes[2], cells, lines, depths, label)
     if name in ("depth", "width") or len(depths) > 2:
         _trainability_map(figure, left, cells, lines, depths, label)
     else:
