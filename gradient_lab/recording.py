@@ -166,7 +166,10 @@ class Run:
         from gradient_lab import stacked
 
         if seeds >= 2:
-            self.seeds_job = stacked.TrainingThread(self.config, list(range(seeds)), callbacks=[stop_check()])
+            # Their verdicts read only the last epoch's diagnostics; so they take only those.
+            self.seeds_job = stacked.TrainingThread(
+                self.config, list(range(seeds)), callbacks=[stop_check()], final_diagnostics_only=True
+            )
 
     def train_seeds(self, seeds, seed_logs=False):
         """Trains seeds 0 .. seeds-1 of this run's model at once, as one stacked computation, and records them.
@@ -189,7 +192,8 @@ class Run:
             if job is not None:
                 members = job.result()
             else:
-                members = stacked.train_stacked(self.config, list(range(seeds)), callbacks=[stop_check()])
+                seed_list = list(range(seeds))
+                members = stacked.train_stacked(self.config, seed_list, [stop_check()], final_diagnostics_only=True)
         except KeyboardInterrupt as stop:
             if job is not None:
                 job.cancel()

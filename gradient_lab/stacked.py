@@ -74,6 +74,8 @@ class StackedMLP(keras.Model):
         num_inputs: input features.
         diagnostics_data: inputs on which every epoch's layer diagnostics are taken (None: none).
         per_step: also return every step's total gradient norm per member and layer.
+        diagnostics_every_epoch: False to take the layer diagnostics only when asked, after
+            training (`_layer_statistics()`), which is all a verdict reads.
     """
 
     def __init__(
@@ -89,9 +91,10 @@ class StackedMLP(keras.Model):
         num_inputs=2,
         diagnostics_data=None,
         per_step=False,
+        diagnostics_every_epoch=True,
     ):
         super().__init__()
-        self.per_step = per_step
+        self.per_step, self.diagnostics_every_epoch = per_step, diagnostics_every_epoch
         self.activation_names = [activation] * num_hidden_layers + ["sigmoid"]
         self.diagnostics_data = None if diagnostics_data is None else tf.constant(diagnostics_data)
         self.hidden = [StackedDense(width, activation, name=f"hidden_{i}") for i in range(1, num_hidden_layers + 1)]
@@ -192,7 +195,7 @@ class StackedMLP(keras.Model):
             "val_accuracy": tf.reduce_mean(val_correct, axis=[1, 2]),
             "gradient_statistics": statistics,
         }
-        if self.diagnostics_data is not None:
+        if self.diagnostics_data is not None and self.diagnostics_every_epoch:
             logs["layer_statistics"] = self._layer_statistics()
         if self.per_step:
             logs["step_norms"] = tf.transpose(norms[..., PARTS.index("total")], [1, 0, 2])  # [members, steps, layers]
@@ -235,11 +238,11 @@ def constant_outputs(model, config, x):
     return diagnostics.constant_output(views[0::2], views[1::2], x, config.activation)
 
 
-def stacked_mlp(config, seeds, train_data, validation_data):
+def stacked_mlp(config, seeds, train_data, validation_data, final_diagnostics_only=False):
     """Returns the compiled `StackedMLP` of `config` whose member k starts from seed `seeds[k]`'s initial weights.
 
     With `config.diagnostics` (or `weight_logging`), every epoch's layer diagnostics are
-    taken on the training inputs.
+    taken on the training inputs; with `final_diagnostics_only`, only the last epoch's.
 
     Args:
         config: an `experiment.Config`; its `seed` is ignored for `seeds`.
@@ -260,6 +263,7 @@ def stacked_mlp(config, seeds, train_data, validation_data):
         len(train_data[0]),
         diagnostics_data=train_data[0] if config.diagnostics or config.weight_logging else None,
         per_step=config.per_step,
+        diagnostics_every_epoch=not final_diagnostics_only,
     )
     num_layers = config.num_hidden_layers + 1
     pieces = []
@@ -332,22 +336,26 @@ def _diagnostics_history(layers, gradient_statistics, keys, activations, learnin
             series[f"dead_units/{key}"] = dead.tolist()
         series[f"activation_mean/{key}"] = mean.tolist()
         series[f"activation_std/{key}"] = std.tolist()
-        ratio = learning_rate * gradient_statistics[:, index, total_mean] / np.maximum(weight_norm, 1e-12)
+        # The last len(weight_norm) epochs': all of them, or the last one (final diagnostics only).
+        gradient_means = gradient_statistics[-len(weight_norm) :, index, total_mean]
+        ratio = learning_rate * gradient_means / np.maximum(weight_norm, 1e-12)
         series[f"update_ratio/{key}"] = ratio.tolist()
     return series
 
 
-def train_stacked(config, seeds, callbacks=None):
+def train_stacked(config, seeds, callbacks=None, final_diagnostics_only=False):
     """Trains the seeds of `config` as one stacked model on the two circles; returns one result dict per seed.
 
     Each result has `seed`, `status` (`completed` or `nan_loss`), `epochs_completed`,
     `history` (cut at the member's NaN epoch, which it includes, as a single run's does),
-    `layer_keys` and, when completed, `train_accuracy` and `test_accuracy`.
+    `layer_keys` and, when completed, `train_accuracy` and `test_accuracy`. With
+    `final_diagnostics_only`, each diagnostics series holds only the last epoch's value
+    (what a verdict reads), which saves a forward pass over the training set every epoch.
     """
     import data
 
     train_data, validation_data = data.load_circles(config.num_samples, config.noise, config.data_seed)
-    model = stacked_mlp(config, seeds, train_data, validation_data)
+    model = stacked_mlp(config, seeds, train_data, validation_data, final_diagnostics_only)
     return fit_members(model, config, seeds, train_data, validation_data, callbacks)
 
 
@@ -355,20 +363,22 @@ class TrainingThread:
     """`train_stacked(config, seeds, callbacks)` in a second thread, started at once: `result()` waits for it.
 
     TensorFlow runs its ops without holding Python's lock, so the members train on the second
-    core while the script trains seed 0 on the first (`cli.start_tensorflow` allows two ops
-    at a time). `cancel()` stops them at the end of their current epoch.
+    core while the script trains seed 0 on the first, if TensorFlow may run two ops at a time
+    (`cli.start_tensorflow(ops_at_a_time=2)`, as the scripts start it). `cancel()` stops them
+    at the end of their current epoch.
     """
 
-    def __init__(self, config, seeds, callbacks=()):
+    def __init__(self, config, seeds, callbacks=(), **options):
         self.stopping, self.outcome = threading.Event(), {}
         stop_when_cancelled = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: self._stop_if_cancelled())
-        self.thread = threading.Thread(target=self._train, args=(config, seeds, [*callbacks, stop_when_cancelled]))
+        arguments = (config, seeds, [*callbacks, stop_when_cancelled], options)
+        self.thread = threading.Thread(target=self._train, args=arguments)
         self.thread.daemon = True  # An error that ends the script does not wait for the seeds.
         self.thread.start()
 
-    def _train(self, config, seeds, callbacks):
+    def _train(self, config, seeds, callbacks, options):
         try:
-            self.outcome["members"] = train_stacked(config, seeds, callbacks)
+            self.outcome["members"] = train_stacked(config, seeds, callbacks, **options)
         except BaseException as error:  # Handed to result(), in the caller's thread.
             self.outcome["error"] = error
 
@@ -400,6 +410,9 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
         whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0, callbacks=callbacks
     ).history
     keys = layer_keys(config.num_hidden_layers)
+    if model.diagnostics_data is not None and not model.diagnostics_every_epoch:
+        # The last epoch's diagnostics, as the series' last values: each series has one value.
+        history["layer_statistics"] = [model._layer_statistics().numpy()]
     histories = member_histories(
         history, keys, model.activation_names, config.learning_rate, config.diagnostics, config.weight_logging
     )

@@ -122,3 +122,22 @@ def test_a_cancelled_training_thread_stops_at_the_end_of_an_epoch():
     assert not thread.thread.is_alive() and len(epochs_seen) < 100_000
     with pytest.raises(stacked.Cancelled):
         thread.result()
+
+
+@pytest.mark.parametrize("name", ["deep_tanh", "deep_relu"])
+def test_final_diagnostics_only_gives_the_last_epochs_values_and_the_same_verdict(name):
+    config = experiment.config_for(name, epochs=EPOCHS)
+    every_epoch = stacked.train_stacked(config, SEEDS)
+    final_only = stacked.train_stacked(config, SEEDS, final_diagnostics_only=True)
+    for full, last in zip(every_epoch, final_only):
+        diagnostics_keys = [
+            key
+            for key in full["history"]
+            if key.split("/")[0] in ("saturation", "dead_units", "activation_mean", "activation_std", "update_ratio")
+        ]
+        assert diagnostics_keys and set(full["history"]) == set(last["history"])
+        for key in diagnostics_keys:
+            np.testing.assert_allclose(last["history"][key], full["history"][key][-1:], rtol=1e-6, err_msg=key)
+        for key in ("loss", "val_accuracy", "grad_norm/01_hidden_1/mean"):
+            assert last["history"][key] == full["history"][key]
+        assert diagnostics.verdict(last) == diagnostics.verdict(full)
