@@ -126,6 +126,16 @@ def group_label(result):
     return result["run_name"].rsplit("-seed", 1)[0]
 
 
+def read_theory(path):
+    """`theory.load_theory(path)`: None if there is no such file, one error line and exit 2 if it cannot be read."""
+    from gradient_lab import theory
+
+    try:
+        return theory.load_theory(path)
+    except (OSError, ValueError) as error:  # ValueError: not JSON.
+        cli.fail(f"--theory {path}: cannot read it ({error})")
+
+
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", help=f"one of: {', '.join(STUDIES)}")
@@ -143,13 +153,13 @@ def main(argv=None):
     log_dir = f"{args.log_dir}/{study.name}"
     sweeps.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
     sweeps.check_output_dirs(args)
+    predictions = read_theory(args.theory)  # What `python theory.py` computed, drawn beside the measurements.
     run_results = sweeps.run_sweep(cells, log_dir, args.jobs, args.scheduler, args.progress)
 
     seed_tables.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")
 
-    from gradient_lab import plots, theory
+    from gradient_lab import plots
 
-    predictions = theory.load_theory(args.theory)  # What `python theory.py` computed, drawn beside the measurements.
     if predictions is None and study.name == "depth":
         print(f"no {args.theory}: run `python theory.py` to draw the theory's curves beside the measurements")
     path = plots.save_study(study.name, run_results, f"{args.figure_dir}/study_{study.name}.png", predictions)

@@ -34,8 +34,7 @@ def draw_log_length_variance(rows):
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.4, 4.6))
     betas = np.array(sorted({row["beta"] for row in rows}))
-    for width, color in zip(sorted({row["width"] for row in rows}), plt.cm.tab10.colors):
-        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["beta"])
+    for width, color, own, _ in _by_width(rows, plt.cm.tab10.colors):  # By depth, so by beta = depth / width.
         own_betas = [row["beta"] for row in own]
         for key, marker, weights in [("measured", "o", "he_uniform"), ("measured_gaussian", "s", "He-Gaussian")]:
             se = [2 * row["se" if key == "measured" else "se_gaussian"] for row in own]
@@ -72,13 +71,18 @@ def save_log_length_variance(rows, path):
     return _save(draw_log_length_variance(rows), path)
 
 
+def _by_width(rows, colors):
+    """Yields `(width, colour, that width's rows sorted by depth, their depths)` for each width in `rows`."""
+    for width, color in zip(sorted({row["width"] for row in rows}), colors):
+        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["depth"])
+        yield width, color, own, [row["depth"] for row in own]
+
+
 def draw_born_dead(rows):
     """P(born dead) against depth per width: Monte Carlo on the training inputs (2 s.e. bars) and the closed form."""
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.4, 4.4))
-    for width, color in zip(sorted({row["width"] for row in rows}), plt.cm.tab10.colors):
-        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["depth"])
-        depths = [row["depth"] for row in own]
+    for width, color, own, depths in _by_width(rows, plt.cm.tab10.colors):
         ax.errorbar(
             depths,
             [r["p"] for r in own],
@@ -112,9 +116,7 @@ def draw_tanh_lengths(rows):
     """q^L against depth, Glorot tanh nets: median and 10-90% of nets per width, mean field, the finite-width drift."""
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.6, 4.6))
-    for width, color in zip(sorted({row["width"] for row in rows}), plt.cm.tab10.colors):
-        own = sorted((row for row in rows if row["width"] == width), key=lambda row: row["depth"])
-        depths = [row["depth"] for row in own]
+    for width, color, own, depths in _by_width(rows, plt.cm.tab10.colors):
         ax.fill_between(
             depths,
             [r["q_10"] for r in own],

@@ -205,6 +205,7 @@ def test_study_script_runs_a_small_grid(tmp_path):
         (["studies.py", "depth", "--depths", "100000"], "more than this lab builds"),
         (["studies.py", "depth", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
         (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
+        (["studies.py", "depth", "--theory", "tests"], "--theory tests: cannot read it"),  # A folder, not JSON.
     ],
 )
 def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
