@@ -46,8 +46,10 @@ def save_table(table, path_without_suffix):
     from gradient_lab import cli
 
     csv_path = cli.atomic_write_text(f"{path_without_suffix}.csv", table.to_csv(index=False))
+    # Blank, not "nan", where a column does not apply (born_dead in the rows of tanh nets).
     markdown_path = cli.atomic_write_text(
-        f"{path_without_suffix}.md", table.to_markdown(index=False, floatfmt=".3f", missingval="")
+        f"{path_without_suffix}.md",
+        table.astype(object).where(table.notna(), None).to_markdown(index=False, floatfmt=".3f", missingval=""),
     )
     return csv_path, markdown_path
 

@@ -220,7 +220,7 @@ def _success_against_depth_with_theory(ax, cells, lines, depths, colors, label, 
             _born_dead_bound(ax, [cells[line + (depth,)] for depth in present], present, config, colors[line], theory)
         if theory is not None and config["activation"] == "tanh" and config["initializer"] == "glorot_uniform":
             _tanh_depth_scale_marker(ax, colors[line], label[line], theory)
-    ax.legend(fontsize=6.5, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)  # Below: the curves fill the axes.
 
 
 def _born_dead_bound(ax, members_by_depth, depths, config, color, theory):
@@ -242,7 +242,18 @@ def _tanh_depth_scale_marker(ax, color, label, theory):
 
     trainable = predictions.tanh_trainable_depth(theory)
     if trainable is None:  # The project's Glorot init is the critical point: mean-field theory sets no limit.
-        ax.plot([], [], "--", color=color, label=f"{label}: mean-field 6 xi_c = infinite (critical init)")
+        note = f"{label}: at the critical point of mean-field\ntheory (xi_c infinite): no depth limit predicted"
+        ax.text(
+            0.98,
+            0.97,
+            note,
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color=color,
+            bbox={"facecolor": "white", "edgecolor": color, "alpha": 0.9},
+        )
     else:
         ax.axvline(trainable, color=color, linestyle="--", label=f"{label}: 6 xi_c (Schoenholz et al. 2017)")
 
