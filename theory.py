@@ -38,6 +38,7 @@ def born_dead(x, width, depth, nets, seed):
     p, se = theory.born_dead_probability(width, depth, x, nets, seed)
     print(f"ReLU + he_uniform, {depth} x {width} units, zero biases; Monte Carlo over {nets} nets, {len(x)} inputs:")
     print(f"P(born dead) = {p:.3f} ± {se:.3f}")
+    print("  (± one standard error; the training points surround the origin, so the first layer never dies there)")
     print(f"closed form for one input, 1 - (1 - 2^-{width})^{depth} = {theory.born_dead_closed_form(width, depth):.3f}")
 
 
@@ -76,7 +77,7 @@ def uniform(x, y, nets, seed):
     """5. U(0, 1) weights, outside mean-field theory: the gradient's attenuation, measured at init."""
     print(theory.UNIFORM_NOTE)
     print(f"tanh, every kernel U(0, 1), zero biases: BCE gradient norms at init, geometric mean over {nets} nets")
-    print("depth   first layer    last layer   per layer, (first/last)^(1/(L-1))   last 3 layers")
+    print("depth   first layer    last hidden layer   per layer, (first/last)^(1/(L-1))   mean of the last 3 ratios")
     rows = [theory.uniform_attenuation(depth, x, y, nets, seed) for depth in DEPTHS]
     for r in rows:
         per_layer, near = (
@@ -115,7 +116,9 @@ def everything(x, y, seed, figure_dir, results_path):
 
 
 def parse_flags(argv):
-    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog="--seed, --figure-dir and --results go before the subcommand."
+    )
     parser.add_argument("--seed", type=cli.non_negative_int, default=SEED, help="default: %(default)s")
     parser.add_argument("--figure-dir", default="figures", help="default: %(default)s")
     parser.add_argument("--results", default="results/theory.json", help="default: %(default)s")

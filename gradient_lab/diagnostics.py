@@ -222,7 +222,7 @@ DEAD_CHECKED_ACTIVATIONS = ("relu",)
 def constant_output(kernels, biases, x, activation):
     """Whether each member MLP maps every row of `x` to one output: born dead (at init) or dead (later).
 
-    Lu et al. (2019, "Dying ReLU and initialization", Definition 1) call a ReLU net dead
+    Lu et al. (2019, "Dying ReLU and initialization") call a ReLU net dead
     when it is a constant function; on the training set, that is what the optimiser sees:
     one output for every point, so no gradient to tell the points apart. It is checked at
     the last hidden layer, whose outputs are then the same for every input.
