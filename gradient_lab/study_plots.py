@@ -200,7 +200,7 @@ def _measured_success(ax, x_of, cells, lines, depths, colors, label, markers=Non
             rates,
             yerr=[below, above],
             marker=marker,
-            markersize=4,
+            markersize=6 if markers else 4,
             capsize=2,
             color=colors[line],
             label=f"{label[line]}, measured",
@@ -324,13 +324,16 @@ def draw_study(name, results, theory=None):
     if name == "weights":
         return _draw_weight_study(cells, label)
     third = name in ("depth", "width") and len(depths) > 1
-    width = 13 + 0.25 * max(0, len(cells) - 8) + (6.5 if third else 0)
-    figure, axes = plt.subplots(1, 3 if third else 2, figsize=(width, 5.2))
-    left, right = axes[:2]
+    if third:  # The trainability map on top, the gradients and the success rates side by side below it.
+        figure = plt.figure(figsize=(14, 10.5))
+        grid = figure.add_gridspec(2, 2, height_ratios=[1, 1.25])
+        left, right, below_right = (figure.add_subplot(cell) for cell in (grid[0, :], grid[1, 0], grid[1, 1]))
+    else:
+        figure, (left, right) = plt.subplots(1, 2, figsize=(13 + 0.25 * max(0, len(cells) - 8), 5.2))
     if third and name == "depth":
-        _success_against_depth_with_theory(axes[2], cells, lines, depths, colors, label, theory)
+        _success_against_depth_with_theory(below_right, cells, lines, depths, colors, label, theory)
     elif third:
-        _success_against_beta(axes[2], cells, lines, depths, label)
+        _success_against_beta(below_right, cells, lines, depths, label)
     if name in ("depth", "width") or len(depths) > 2:
         _trainability_map(figure, left, cells, lines, depths, label)
     else:
