@@ -114,7 +114,7 @@ def train(name, depth, args):
 
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
     #    stacked computation (gradient_lab/stacked.py), for the distribution beside it. They
-    #    started with the run, in a second process, so this mostly waits for them.
+    #    started with the run, in a second thread, so this mostly waits for them.
     run.train_seeds(args.seeds, args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind

@@ -158,7 +158,7 @@ class Run:
         return result
 
     def start_seeds(self, seeds):
-        """Starts training seeds 0 .. seeds-1 of this run's model now, in a second process (see `train_seeds`).
+        """Starts training seeds 0 .. seeds-1 of this run's model now, in a second thread (see `train_seeds`).
 
         They do not depend on seed 0's run, so they train in a second thread, on the second
         core, while seed 0 trains here; `train_seeds` then waits for them instead of training them.
