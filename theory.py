@@ -17,7 +17,7 @@ from pathlib import Path
 
 import data
 from gradient_lab import cli
-from gradient_lab import theory, theory_plots, theory_tables
+from gradient_lab import theory_born_dead, theory_mean_field, theory_plots, theory_tables, theory_uniform
 
 # 1. The config: the project's nets (2 inputs, zero biases) and the Monte Carlo sizes.
 WIDTHS = (5, 25)  # The width study's; 5 is the reference nets' width.
@@ -35,27 +35,28 @@ def born_dead(x, width, depth, nets, seed):
 
     Same seed, same nets: this prints the p that `python theory.py` writes for this width and depth.
     """
-    p, se = theory.born_dead_probability(width, depth, x, nets, seed)
+    p, se = theory_born_dead.born_dead_probability(width, depth, x, nets, seed)
     print(f"ReLU + he_uniform, {depth} x {width} units, zero biases; Monte Carlo over {nets} nets, {len(x)} inputs:")
     print(f"P(born dead) = {p:.3f} ± {se:.3f}")
     print("  (± one standard error; the training points surround the origin, so the first layer never dies there)")
-    print(f"closed form for one input, 1 - (1 - 2^-{width})^{depth} = {theory.born_dead_closed_form(width, depth):.3f}")
+    closed = theory_born_dead.born_dead_closed_form(width, depth)
+    print(f"closed form for one input, 1 - (1 - 2^-{width})^{depth} = {closed:.3f}")
 
 
 def depth_scale(activation, sigma_w2, sigma_b2, width):
     """3. Mean-field depth scales of an infinitely wide net (Poole et al. 2016; Schoenholz et al. 2017)."""
-    scales = theory.mean_field_depth_scales(sigma_w2, sigma_b2, activation)
+    scales = theory_mean_field.mean_field_depth_scales(sigma_w2, sigma_b2, activation)
     print(f"{activation}, sigma_w2 = {sigma_w2:g}, sigma_b2 = {sigma_b2:g}  (mean field: infinite width)")
     for name, key in [("q*", "q_star"), ("chi_1", "chi_1"), ("c*", "c_star"), ("chi_c", "chi_c")]:
         print(f"{name} = {scales[key]:.6g}")
     for name, key in [("xi_q", "xi_q"), ("xi_c", "xi_c"), ("trainable depth ~ 6 xi_c", "trainable_depth")]:
         print(f"{name} = {'infinite (no exponential depth limit)' if scales[key] is None else f'{scales[key]:.4g}'}")
     if scales["q_star"] == 0 and activation == "tanh":
-        q = theory.length_map_iterates(sigma_w2, sigma_b2, 1.0, 1000)
+        q = theory_mean_field.length_map_iterates(sigma_w2, sigma_b2, 1.0, 1000)
         print(
             f"at q* = 0 the signal dies as a power law, q^l ~ 1/(2l): 1000 q^1000 = {1000 * q[-1]:.3f} (from q^0 = 1)"
         )
-        drift = math.exp(theory.finite_width_log_length_drift(width))
+        drift = math.exp(theory_mean_field.finite_width_log_length_drift(width))
         print(f"at width {width} the typical net's q falls exponentially instead, x{drift:.3f} per layer:")
         print("a finite-width effect that mean-field theory (infinite width) leaves out; see docs/theory.md")
 
@@ -75,10 +76,10 @@ def width_against_depth(x, nets, seed, figure_dir):
 
 def uniform(x, y, nets, seed):
     """5. U(0, 1) weights, outside mean-field theory: the gradient's attenuation, measured at init."""
-    print(theory.UNIFORM_NOTE)
+    print(theory_mean_field.UNIFORM_NOTE)
     print(f"tanh, every kernel U(0, 1), zero biases: BCE gradient norms at init, geometric mean over {nets} nets")
     print("depth   first layer    last hidden layer   per layer, (first/last)^(1/(L-1))   mean of the last 3 ratios")
-    rows = [theory.uniform_attenuation(depth, x, y, nets, seed) for depth in DEPTHS]
+    rows = [theory_uniform.uniform_attenuation(depth, x, y, nets, seed) for depth in DEPTHS]
     for r in rows:
         per_layer, near = (
             f"{r[key]:.3f}" if r[key] else "-" for key in ("attenuation_per_layer", "attenuation_near_output")
@@ -100,7 +101,9 @@ def everything(x, y, seed, figure_dir, results_path):
     print(f"tanh's edge of chaos at sigma_b2 = {EXAMPLE[1]}: sigma_w2 = {scales['critical_weight_variance']:.4f}")
     print(f"sigma_w2, sigma_b2 = {EXAMPLE}: xi_c = {example['xi_c']:.2f}, 6 xi_c = {example['trainable_depth']:.1f}")
     print(f"Glorot, zero biases: {scales['glorot']['note']}")
-    lengths = [row for width in WIDTHS for row in theory.tanh_glorot_lengths(width, DEPTHS, x, GLOROT_NETS, seed)]
+    lengths = [
+        row for width in WIDTHS for row in theory_mean_field.tanh_glorot_lengths(width, DEPTHS, x, GLOROT_NETS, seed)
+    ]
     print(f"wrote {theory_plots.save_tanh_lengths(lengths, figure_dir / 'theory_tanh_lengths.png')}")
     results = {
         "born_dead": dead,
@@ -108,7 +111,7 @@ def everything(x, y, seed, figure_dir, results_path):
         "finite_width": lengths,
         "log_length_variance": width_against_depth(x, LENGTH_NETS, seed, figure_dir),
         "uniform_attenuation": uniform(x, y, UNIFORM_NETS, seed),
-        "uniform_note": theory.UNIFORM_NOTE,
+        "uniform_note": theory_mean_field.UNIFORM_NOTE,
         "config": dict(seed=seed, born_dead_nets=BORN_DEAD_NETS, length_nets=LENGTH_NETS, uniform_nets=UNIFORM_NETS),
     }
     results["config"]["seconds"] = time.perf_counter() - started
@@ -128,7 +131,7 @@ def parse_flags(argv):
     dead.add_argument("--depth", type=cli.positive_int(), default=20, help="default: %(default)s")
     dead.add_argument("--nets", type=cli.positive_int(), default=BORN_DEAD_NETS, help="default: %(default)s")
     scale = commands.add_parser("depth-scale", help="mean-field q*, chi_1, c*, chi_c, xi_c and 6 xi_c")
-    scale.add_argument("--activation", choices=sorted(theory.ACTIVATIONS), default="tanh")
+    scale.add_argument("--activation", choices=sorted(theory_mean_field.ACTIVATIONS), default="tanh")
     scale.add_argument("--weight-variance", type=cli.positive_float, default=1.0, help="sigma_w2 = fan_in Var(W)")
     scale.add_argument("--bias-variance", type=cli.non_negative_float, default=0.05, help="sigma_b2 = Var(b)")
     scale.add_argument("--init", choices=["glorot", "he_uniform", "uniform_0_1"], help="sigma_w2 from it, sigma_b2 0")
@@ -154,7 +157,10 @@ def main(argv=None):
     elif args.command == "depth-scale":
         try:
             if args.init:  # The project's Dense layers start with zero biases.
-                args.weight_variance, args.bias_variance = theory.init_weight_variance(args.init, args.width), 0.0
+                args.weight_variance, args.bias_variance = (
+                    theory_mean_field.init_weight_variance(args.init, args.width),
+                    0.0,
+                )
             depth_scale(args.activation, args.weight_variance, args.bias_variance, args.width)
         except ValueError as error:  # U(0, 1), or a linear net whose length grows without bound.
             cli.fail(str(error))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradient_lab import theory
+from gradient_lab import theory_lengths
 
 
 def _pyplot():
@@ -55,7 +55,7 @@ def draw_log_length_variance(rows):
             color=color,
             label=f"width {width}: exact for He-Gaussian weights",
         )
-    ax.plot(betas, theory.WIDE_LAYER_RELATIVE_VARIANCE * betas, "k-", label="5 beta: the wide-layer limit")
+    ax.plot(betas, theory_lengths.WIDE_LAYER_RELATIVE_VARIANCE * betas, "k-", label="5 beta: the wide-layer limit")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("beta = sum over hidden layers of 1 / width")

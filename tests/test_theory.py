@@ -15,7 +15,15 @@ import pytest
 
 import data
 from conftest import run_script
-from gradient_lab import theory, theory_plots, theory_tables
+from gradient_lab import (
+    theory,
+    theory_born_dead,
+    theory_lengths,
+    theory_mean_field,
+    theory_plots,
+    theory_tables,
+    theory_uniform,
+)
 
 X_TRAIN = data.load_circles()[0][0]
 Y_TRAIN = data.load_circles()[0][1]
@@ -28,15 +36,15 @@ Y_TRAIN = data.load_circles()[0][1]
 def test_born_dead_at_one_input_matches_the_closed_form(width, depth):
     nets = 4000
     one_input = np.array([[0.0, 0.0], [0.6, -0.3]])  # Constant on {0, x} means all zero at x.
-    p, se = theory.born_dead_probability(width, depth, one_input, nets, seed=width)
-    expected = theory.born_dead_closed_form(width, depth)
+    p, se = theory_born_dead.born_dead_probability(width, depth, one_input, nets, seed=width)
+    expected = theory_born_dead.born_dead_closed_form(width, depth)
     assert abs(p - expected) < 4 * math.sqrt(expected * (1 - expected) / nets)
     assert se == pytest.approx(math.sqrt(p * (1 - p) / nets))
 
 
 def test_one_layer_on_inputs_around_the_origin_is_never_born_dead():
     # The training points surround the origin: every unit w.x is positive on some row and not on others.
-    p, se = theory.born_dead_probability(1, 1, X_TRAIN, 2000, seed=0)
+    p, se = theory_born_dead.born_dead_probability(1, 1, X_TRAIN, 2000, seed=0)
     assert (p, se) == (0.0, 0.0)
 
 
@@ -44,22 +52,22 @@ def test_one_layer_on_inputs_around_the_origin_is_never_born_dead():
 def test_one_layer_on_the_two_unit_vectors_is_dead_when_every_unit_has_both_weights_negative(width):
     # Rows e1, e2 give unit j the values relu(w_1j), relu(w_2j): equal only when both are <= 0.
     nets, expected = 8000, 0.25**width
-    p, _ = theory.born_dead_probability(width, 1, np.eye(2), nets, seed=1)
+    p, _ = theory_born_dead.born_dead_probability(width, 1, np.eye(2), nets, seed=1)
     assert abs(p - expected) < 4 * math.sqrt(expected * (1 - expected) / nets)
 
 
 def test_a_depths_estimate_does_not_depend_on_the_other_depths_asked_for():
     # Each layer has its own random stream, so the nets' first 10 layers are the same in both calls.
-    alone = theory.born_dead_by_depth(5, [10], X_TRAIN, 2000, seed=2)[10]  # 2 chunks of nets.
-    assert theory.born_dead_by_depth(5, [3, 10, 25], X_TRAIN, 2000, seed=2)[10] == alone
+    alone = theory_born_dead.born_dead_by_depth(5, [10], X_TRAIN, 2000, seed=2)[10]  # 2 chunks of nets.
+    assert theory_born_dead.born_dead_by_depth(5, [3, 10, 25], X_TRAIN, 2000, seed=2)[10] == alone
     row = theory_tables.born_dead_table([5], [10, 25], X_TRAIN, 2000, seed=2)[0]  # How the JSON's table draws them.
     assert (row["depth"], row["p"]) == (10, alone[0])
 
 
 def test_born_dead_grows_with_depth_and_dies_out_with_width_on_the_training_inputs():
-    by_depth = theory.born_dead_by_depth(5, [2, 10, 20], X_TRAIN, 400, seed=0)
+    by_depth = theory_born_dead.born_dead_by_depth(5, [2, 10, 20], X_TRAIN, 400, seed=0)
     assert by_depth[2][0] < by_depth[10][0] < by_depth[20][0]
-    assert theory.born_dead_by_depth(25, [20], X_TRAIN, 100, seed=0)[20][0] == 0.0  # Closed form: 1e-6.
+    assert theory_born_dead.born_dead_by_depth(25, [20], X_TRAIN, 100, seed=0)[20][0] == 0.0  # Closed form: 1e-6.
 
 
 # --- 2. Mean field ----------------------------------------------------------------------------
@@ -70,28 +78,33 @@ def test_quadratures_match_a_large_monte_carlo():
     z1, z2 = rng.standard_normal((2, 1_000_000))
     q, c = 0.7, 0.6
     u1, u2 = math.sqrt(q) * z1, math.sqrt(q) * (c * z1 + math.sqrt(1 - c * c) * z2)
-    dphi = theory.ACTIVATIONS["tanh"][1]
+    dphi = theory_mean_field.ACTIVATIONS["tanh"][1]
     for quadrature, samples in [
-        (theory.gaussian_expectation(lambda u: np.tanh(u) ** 2, q), np.tanh(u1) ** 2),
-        (theory.gaussian_pair_expectation(lambda a, b: np.tanh(a) * np.tanh(b), q, c), np.tanh(u1) * np.tanh(u2)),
-        (theory.gaussian_pair_expectation(lambda a, b: dphi(a) * dphi(b), q, c), dphi(u1) * dphi(u2)),
+        (theory_mean_field.gaussian_expectation(lambda u: np.tanh(u) ** 2, q), np.tanh(u1) ** 2),
+        (
+            theory_mean_field.gaussian_pair_expectation(lambda a, b: np.tanh(a) * np.tanh(b), q, c),
+            np.tanh(u1) * np.tanh(u2),
+        ),
+        (theory_mean_field.gaussian_pair_expectation(lambda a, b: dphi(a) * dphi(b), q, c), dphi(u1) * dphi(u2)),
     ]:
         assert abs(quadrature - samples.mean()) < 4 * samples.std() / math.sqrt(len(samples))
 
 
 def test_the_edge_of_chaos_at_bias_variance_0_05():
-    sigma_w2 = theory.critical_weight_variance(0.05)
+    sigma_w2 = theory_mean_field.critical_weight_variance(0.05)
     assert 1.70 < sigma_w2 < 1.82  # Computed here: 1.761 (the paper's figure was not checked).
-    assert theory.chi_1(theory.length_fixed_point(sigma_w2, 0.05), sigma_w2) == pytest.approx(1, abs=1e-6)
+    assert theory_mean_field.chi_1(theory_mean_field.length_fixed_point(sigma_w2, 0.05), sigma_w2) == pytest.approx(
+        1, abs=1e-6
+    )
 
 
 def test_chi_c_at_c_1_is_chi_1():
-    q = theory.length_fixed_point(1.5, 0.05)
-    assert theory.chi_c(1.0, q, 1.5) == pytest.approx(theory.chi_1(q, 1.5), rel=1e-10)
+    q = theory_mean_field.length_fixed_point(1.5, 0.05)
+    assert theory_mean_field.chi_c(1.0, q, 1.5) == pytest.approx(theory_mean_field.chi_1(q, 1.5), rel=1e-10)
 
 
 def test_linear_net_has_the_closed_form_mean_field():
-    scales = theory.mean_field_depth_scales(0.5, 0.1, "linear")
+    scales = theory_mean_field.mean_field_depth_scales(0.5, 0.1, "linear")
     assert scales["q_star"] == pytest.approx(0.1 / (1 - 0.5), rel=1e-9)  # q* = sigma_b2 / (1 - sigma_w2).
     assert scales["chi_1"] == pytest.approx(0.5) and scales["c_star"] == 1.0
     assert scales["xi_c"] == pytest.approx(-1 / math.log(0.5))
@@ -99,44 +112,51 @@ def test_linear_net_has_the_closed_form_mean_field():
 
 @pytest.mark.parametrize("sigma_w2", [1.5, 2.5])  # Ordered (c* = 1) and chaotic (c* < 1).
 def test_chi_c_and_xi_q_are_the_slopes_of_the_maps_at_their_fixed_points(sigma_w2):
-    scales, eps = theory.mean_field_depth_scales(sigma_w2, 0.05), 1e-5
+    scales, eps = theory_mean_field.mean_field_depth_scales(sigma_w2, 0.05), 1e-5
     q, c = scales["q_star"], scales["c_star"]
-    assert theory.correlation_map(c, q, sigma_w2, 0.05) == pytest.approx(c, abs=1e-9)
+    assert theory_mean_field.correlation_map(c, q, sigma_w2, 0.05) == pytest.approx(c, abs=1e-9)
     below, above = (
-        theory.correlation_map(c - eps, q, sigma_w2, 0.05),
-        theory.correlation_map(min(c + eps, 1), q, sigma_w2, 0.05),
+        theory_mean_field.correlation_map(c - eps, q, sigma_w2, 0.05),
+        theory_mean_field.correlation_map(min(c + eps, 1), q, sigma_w2, 0.05),
     )
     assert (above - below) / (min(c + eps, 1) - (c - eps)) == pytest.approx(scales["chi_c"], rel=1e-3)
-    length_slope = (theory.length_map(q + eps, sigma_w2, 0.05) - theory.length_map(q - eps, sigma_w2, 0.05)) / (2 * eps)
+    length_slope = (
+        theory_mean_field.length_map(q + eps, sigma_w2, 0.05) - theory_mean_field.length_map(q - eps, sigma_w2, 0.05)
+    ) / (2 * eps)
     assert length_slope == pytest.approx(math.exp(-1 / scales["xi_q"]), rel=1e-5)
-    assert (c < 1) == (sigma_w2 > theory.critical_weight_variance(0.05))
+    assert (c < 1) == (sigma_w2 > theory_mean_field.critical_weight_variance(0.05))
 
 
 def test_glorot_zero_bias_sits_on_the_critical_point_with_no_depth_limit():
-    assert theory.glorot_weight_variance(5, 5) == 1.0
-    scales = theory.mean_field_depth_scales(theory.glorot_weight_variance(5, 5), 0.0)
+    assert theory_mean_field.glorot_weight_variance(5, 5) == 1.0
+    scales = theory_mean_field.mean_field_depth_scales(theory_mean_field.glorot_weight_variance(5, 5), 0.0)
     assert scales["q_star"] == 0 and scales["chi_1"] == pytest.approx(1, abs=1e-12)
     assert scales["xi_c"] is None and scales["trainable_depth"] is None
 
 
 def test_at_the_critical_point_the_length_decays_as_one_over_2l():
-    q = theory.length_map_iterates(1.0, 0.0, 0.2, 4000)
+    q = theory_mean_field.length_map_iterates(1.0, 0.0, 0.2, 4000)
     assert 4000 * q[-1] == pytest.approx(0.5, abs=3e-3)
     # The next order, from the series below: 1/q^l = 2l - (5/6) ln l + const, so the approach is slow.
     assert (1 / q[3999] - 2 * 4000) - (1 / q[999] - 2 * 1000) == pytest.approx(-5 / 6 * math.log(4), abs=0.01)
     small = 0.01  # E[tanh(sqrt(q) z)^2] = q - 2 q^2 + (17/3) q^3 + O(q^4), from tanh's Taylor series.
-    assert theory.length_map(small, 1.0, 0.0) == pytest.approx(small - 2 * small**2 + 17 / 3 * small**3, abs=1e-6)
+    assert theory_mean_field.length_map(small, 1.0, 0.0) == pytest.approx(
+        small - 2 * small**2 + 17 / 3 * small**3, abs=1e-6
+    )
 
 
 def test_at_the_critical_point_the_backward_signal_falls_as_a_power_of_depth():
-    shallow, deep = theory.critical_backward_signal(0.2, 400), theory.critical_backward_signal(0.2, 800)
+    shallow, deep = (
+        theory_mean_field.critical_backward_signal(0.2, 400),
+        theory_mean_field.critical_backward_signal(0.2, 800),
+    )
     assert deep / shallow == pytest.approx(0.5, abs=0.02)  # ~1/depth; an exponential would square it.
 
 
 def test_typical_length_drift_at_width_5_and_its_wide_limit():
-    assert theory.finite_width_log_length_drift(5) == pytest.approx(-0.2131, abs=1e-4)
-    assert theory.finite_width_log_length_drift(1000) == pytest.approx(-1 / 1000, rel=0.01)
-    rows = theory.tanh_glorot_lengths(5, [20], X_TRAIN[:100], 300, seed=0)
+    assert theory_mean_field.finite_width_log_length_drift(5) == pytest.approx(-0.2131, abs=1e-4)
+    assert theory_mean_field.finite_width_log_length_drift(1000) == pytest.approx(-1 / 1000, rel=0.01)
+    rows = theory_mean_field.tanh_glorot_lengths(5, [20], X_TRAIN[:100], 300, seed=0)
     assert rows[0]["median_q"] < rows[0]["mean_field_q"] / 4  # The typical width-5 net is far below mean field.
 
 
@@ -144,26 +164,26 @@ def test_typical_length_drift_at_width_5_and_its_wide_limit():
 
 
 def test_beta_is_the_sum_of_the_reciprocal_widths():
-    assert theory.beta([5, 5, 25]) == pytest.approx(0.2 + 0.2 + 0.04)
-    assert theory.wide_layer_log_length_variance([5] * 20) == pytest.approx(20.0)
+    assert theory_lengths.beta([5, 5, 25]) == pytest.approx(0.2 + 0.2 + 0.04)
+    assert theory_lengths.wide_layer_log_length_variance([5] * 20) == pytest.approx(20.0)
 
 
 def test_exact_gaussian_variance_matches_its_monte_carlo_and_tends_to_5_over_n():
-    measured, se, alive = theory.log_length_variance(5, 5, X_TRAIN, 20000, seed=3, initializer="he_gaussian")
-    assert abs(measured - theory.gaussian_log_length_variance([5] * 5)) < 4 * se
+    measured, se, alive = theory_lengths.log_length_variance(5, 5, X_TRAIN, 20000, seed=3, initializer="he_gaussian")
+    assert abs(measured - theory_lengths.gaussian_log_length_variance([5] * 5)) < 4 * se
     assert alive == pytest.approx((1 - 2**-5) ** 5, abs=0.01)
-    assert theory.gaussian_log_length_variance([2000]) == pytest.approx(5 / 2000, rel=0.01)
+    assert theory_lengths.gaussian_log_length_variance([2000]) == pytest.approx(5 / 2000, rel=0.01)
 
 
 def test_he_uniform_wide_nets_match_5_beta():
-    measured, se, _ = theory.log_length_variance(50, 10, X_TRAIN, 3000, seed=4)
-    predicted = theory.wide_layer_log_length_variance([50] * 10)  # 5 beta = 1.0.
+    measured, se, _ = theory_lengths.log_length_variance(50, 10, X_TRAIN, 3000, seed=4)
+    predicted = theory_lengths.wide_layer_log_length_variance([50] * 10)  # 5 beta = 1.0.
     assert abs(measured - predicted) < 4 * se + 0.1 * predicted  # 1/n^2 terms: the 4th moment, ln vs delta method.
 
 
 def test_variance_standard_error_is_the_delta_method_of_normal_samples():
     samples = np.random.default_rng(5).normal(0, 2, 100_000)
-    variance, se = theory.variance_with_standard_error(samples)
+    variance, se = theory_lengths.variance_with_standard_error(samples)
     assert variance == pytest.approx(4, rel=0.02) and se == pytest.approx(4 * math.sqrt(2 / len(samples)), rel=0.05)
 
 
@@ -186,16 +206,16 @@ def test_numpy_backprop_matches_tensorflow_autodiff():
     kernels = [layer.kernel for layer in model.layers]
     expected = [float(tf.norm(gradient)) for gradient in tape.gradient(loss, kernels[:-1])]
     stacked = [np.asarray(kernel, dtype=np.float64)[None] for kernel in kernels]
-    norms = theory.tanh_kernel_gradient_norms(stacked[:-1], stacked[-1], X_TRAIN, Y_TRAIN)
+    norms = theory_uniform.tanh_kernel_gradient_norms(stacked[:-1], stacked[-1], X_TRAIN, Y_TRAIN)
     np.testing.assert_allclose(norms[0], expected, rtol=2e-4)
 
 
 def test_uniform_attenuation_is_the_geometric_mean_of_layer_ratios():
-    row = theory.uniform_attenuation(10, X_TRAIN, Y_TRAIN, 50, seed=0)
+    row = theory_uniform.uniform_attenuation(10, X_TRAIN, Y_TRAIN, 50, seed=0)
     norms = np.array(row["layer_grad_norms"])
     assert row["attenuation_per_layer"] == pytest.approx(np.exp(np.mean(np.log(norms[:-1] / norms[1:]))))
     assert row["attenuation_near_output"] < 0.5  # The saturated layers near the output cut the gradient.
-    assert theory.uniform_attenuation(1, X_TRAIN, Y_TRAIN, 5, seed=0)["attenuation_per_layer"] is None
+    assert theory_uniform.uniform_attenuation(1, X_TRAIN, Y_TRAIN, 5, seed=0)["attenuation_per_layer"] is None
 
 
 # --- Reading the results back, the figure, and the command ------------------------------------
