@@ -1,7 +1,7 @@
 """The figures of `python theory.py`: `draw_*` returns the Figure (a test can read it), `save_*` writes a PNG.
 
 Each takes the rows of a table from `gradient_lab.theory_tables`. matplotlib is imported on first use,
-so the formulas in `gradient_lab.theory` stay importable without it.
+so the formulas in the `gradient_lab.theory_*` modules stay importable without it.
 """
 
 from pathlib import Path

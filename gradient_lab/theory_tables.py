@@ -1,6 +1,6 @@
 """The tables `python theory.py` writes to results/theory.json, each row a formula beside its simulation.
 
-The formulas and the simulations are in `gradient_lab.theory`; this module only lays them out in
+The formulas and the simulations are in the `gradient_lab.theory_*` modules; this module only lays them out in
 rows, with the notes a reader of the JSON needs. `gradient_lab.theory.load_theory` reads the file back.
 """
 
@@ -65,7 +65,8 @@ def log_length_table(widths, depths, inputs, num_nets, seed):
 GLOROT_NOTE = (
     "sigma_b2 = 0 and sigma_w2 = 1: the critical point, with q* = 0. Mean-field theory (infinite width) sets no "
     "exponential depth limit here (chi_1 = chi_c = 1, xi_c infinite): q^l falls as a power law, q^l ~ 1/(2l), and "
-    "the backward signal as ~1/depth. The width-5 nets' failures near 20 layers look mainly like a finite-width effect (one training check): "
+    "the backward signal as ~1/depth. The width-5 nets' failures near 20 layers look mainly like a finite-width "
+    "effect (one training check): "
     "the typical (median) width-5 net's q falls exponentially, by exp(psi(5/2) - ln(5/2)) = 0.81 per layer "
     "(finite_width). The power law's small signal is the width-independent part (docs/theory.md)."
 )
