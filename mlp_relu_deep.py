@@ -55,8 +55,8 @@ def train(args):
     """Trains and records the deep ReLU MLP; returns its `Run`."""
     config = experiment.config_from_flags(args, "deep_relu", num_hidden_layers=args.depth)
     run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/deep_relu/
-    run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
+        run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
         keras.utils.set_random_seed(args.seed)
 
         # 2. The data: two noisy concentric circles, 500 points to train on and 500 to test.

@@ -54,8 +54,8 @@ def train(name, depth, args):
     """Trains and records one tanh MLP with `depth` hidden layers; returns its `Run`."""
     config = experiment.config_from_flags(args, name, num_hidden_layers=depth, output_initializer=args.initializer)
     run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/<name>/
-    run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
+        run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
         keras.utils.set_random_seed(args.seed)
 
         # 2. The data: two noisy concentric circles, 500 points to train on and 500 to test.
