@@ -181,22 +181,20 @@ class Run:
         started them, this waits for them; if seed 0's run did not complete, it stops them.
         """
 
-        from gradient_lab import diagnostics, stacked
+        from gradient_lab import diagnostics
 
+        if seeds >= 2 and self.seeds_job is None and self.result["status"] == "completed":
+            self.start_seeds(seeds)  # Not started with the run: start them now, and wait.
         job, self.seeds_job = self.seeds_job, None
-        if seeds < 2 or self.result["status"] != "completed":
-            if job is not None:
-                job.cancel()
+        if job is None:
+            return
+        if self.result["status"] != "completed":
+            job.cancel()
             return
         try:
-            if job is not None:
-                members = job.result()
-            else:
-                seed_list = list(range(seeds))
-                members = stacked.train_stacked(self.config, seed_list, [stop_check()], final_diagnostics_only=True)
+            members = job.result()
         except KeyboardInterrupt as stop:
-            if job is not None:
-                job.cancel()
+            job.cancel()
             self.stop_status = getattr(stop, "exit_status", self.INTERRUPTED)
             return
         kept = ("loss", "accuracy", "val_loss", "val_accuracy")
