@@ -265,15 +265,13 @@ def _success_against_beta(ax, cells, lines, depths, label):
     beta, each colour's points fall on one curve.
     """
     configurations = list(dict.fromkeys(line[0] for line in lines))
-    widths = sorted({cells[key][0]["config"]["width"] for key in cells})
+    width = {key[:2]: members[0]["config"]["width"] for key, members in cells.items()}  # Of each line.
+    widths = sorted(set(width.values()))
     colors = {line: plt.cm.tab10(configurations.index(line[0]) % 10) for line in lines}
-    markers = {
-        line: "os^Dv"[widths.index(cells[next(key for key in cells if key[:2] == line)][0]["config"]["width"]) % 5]
-        for line in lines
-    }
+    markers = {line: "os^Dv"[widths.index(width[line]) % 5] for line in lines}
     _measured_success(
         ax,
-        lambda line, depth: depth / cells[line + (depth,)][0]["config"]["width"],
+        lambda line, depth: depth / width[line],
         cells,
         lines,
         depths,

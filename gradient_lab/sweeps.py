@@ -91,7 +91,11 @@ def train_cell(cell, log_dir):
     from gradient_lab import diagnostics, stacked
 
     start = time.perf_counter()
-    members = stacked.train_stacked(cell.config, list(cell.seeds))
+    # A cell keeps per-epoch weight norms (with `weight_logging`) but no other per-epoch
+    # diagnostics: its verdicts read only the last epoch's, so only those are taken.
+    members = stacked.train_stacked(
+        cell.config, list(cell.seeds), final_diagnostics_only=not cell.config.weight_logging
+    )
     cell_dir = Path(log_dir) / cell.name
     if cell_dir.exists():
         shutil.rmtree(cell_dir)
