@@ -106,10 +106,9 @@ def main(argv=None):
             f"{name:14s} median {statistics.median(times[name]):.2f} s, min {min(times[name]):.2f} s "
             f"over {len(times[name])} runs; seed 0's test accuracy {accuracies[name]:.3f}"
         )
-    print(f"stacked / one seed, paired per round: {ratio + 1:.2f}x (95% CI of the ratio - 1: {interval})")
-    print(
-        f"seeds in parallel: {args.seeds} seeds in {statistics.median(times[STACKED]):.1f} s, {ratio + 1:.1f}x one seed"
-    )
+    shown = round(ratio + 1, 2)  # The last line rounds this, so that the two printed ratios agree.
+    print(f"stacked / one seed, paired per round: {shown:.2f}x (95% CI of the ratio - 1: {interval})")
+    print(f"seeds in parallel: {args.seeds} seeds in {statistics.median(times[STACKED]):.1f} s, {shown:.1f}x one seed")
     if args.script:
         time_scripts(args.base, args.rounds)
 
