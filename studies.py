@@ -33,6 +33,10 @@ from gradient_lab import sweeps
 CONFIGURATIONS = {
     "tanh_uniform01": ("tanh", "uniform_0_1", "uniform_0_1"),
     "tanh_glorot": ("tanh", "glorot_uniform", "glorot_uniform"),
+    # The control for tanh + Glorot: the same critical point of mean-field theory (gain 1, zero
+    # biases), but an orthogonal layer keeps a vector's length exactly, so the finite-width
+    # drift of the typical net's length is gone (Saxe et al. 2014).
+    "tanh_orthogonal": ("tanh", "orthogonal", "orthogonal"),
     "relu_he": ("relu", "he_uniform", "glorot_uniform"),
     "sigmoid_glorot": ("sigmoid", "glorot_uniform", "glorot_uniform"),
     "leaky_relu_he": ("leaky_relu", "he_uniform", "glorot_uniform"),
@@ -88,7 +92,12 @@ class Study:
 SEEDS = 20  # Per cell, by default: at 5 seeds a success rate's 95% interval spans about 60 points.
 STUDIES = {
     # He et al. (2015) report that a 30-layer ReLU net trains with He initialisation.
-    "depth": Study("depth", ("tanh_uniform01", "tanh_glorot", "relu_he"), (1, 2, 3, 5, 7, 10, 15, 20, 25, 30), SEEDS),
+    "depth": Study(
+        "depth",
+        ("tanh_uniform01", "tanh_glorot", "tanh_orthogonal", "relu_he"),
+        (1, 2, 3, 5, 7, 10, 15, 20, 25, 30),
+        SEEDS,
+    ),
     "width": Study(
         "width",
         ("tanh_uniform01", "relu_he"),
@@ -96,6 +105,14 @@ STUDIES = {
         SEEDS,
         # Width 10 overlaps width 5 in beta = depth / width (Hanin 2018) where width 5 starts to fail.
         {"width": {"width5": {"width": 5}, "width10": {"width": 10}, "width25": {"width": 25}}},
+    ),
+    # Does width rescue tanh + Glorot where width 5 fails? Widths 5 to 100 from 15 to 30 layers.
+    "tanh_width": Study(
+        "tanh_width",
+        ("tanh_glorot",),
+        (15, 20, 25, 30),
+        SEEDS,
+        {"width": {f"width{width}": {"width": width} for width in (100, 25, 10, 5)}},
     ),
     "optimizer": Study(
         "optimizer",

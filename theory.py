@@ -26,6 +26,7 @@ WIDTH_STUDY_DEPTHS = (1, 3, 5, 10, 15, 20)  # The width study's.
 BORN_DEAD_NETS = 4000  # Standard error <= 0.008 on a probability.
 LENGTH_NETS = 10000  # Nets per (width, depth) for the log length's variance.
 UNIFORM_NETS, GLOROT_NETS = 200, 400
+DRIFT_WIDTHS = (5, 10, 25, 100)  # The tanh width study's.
 EXAMPLE = (1.5, 0.05)  # (sigma_w2, sigma_b2) of the mean-field example: tanh, off the critical line.
 SEED = 0
 
@@ -56,8 +57,10 @@ def depth_scale(activation, sigma_w2, sigma_b2, width):
         print(
             f"at q* = 0 the signal dies as a power law, q^l ~ 1/(2l): 1000 q^1000 = {1000 * q[-1]:.3f} (from q^0 = 1)"
         )
-        drift = math.exp(theory_mean_field.finite_width_log_length_drift(width))
-        print(f"at width {width} the typical net's q falls exponentially instead, x{drift:.3f} per layer:")
+        gaussian = math.exp(theory_mean_field.finite_width_log_length_drift(width))
+        uniform = math.exp(theory_mean_field.linear_log_length_drift("glorot_uniform", width, GLOROT_NETS, SEED)[0])
+        print(f"at width {width} the typical net's q falls exponentially instead, x{uniform:.3f} per layer with")
+        print(f"glorot_uniform weights (x{gaussian:.3f} with Gaussian ones, x1 with orthogonal ones):")
         print("a finite-width effect that mean-field theory (infinite width) leaves out; see docs/theory.md")
 
 
@@ -101,14 +104,22 @@ def everything(x, y, seed, figure_dir, results_path):
     print(f"tanh's edge of chaos at sigma_b2 = {EXAMPLE[1]}: sigma_w2 = {scales['critical_weight_variance']:.4f}")
     print(f"sigma_w2, sigma_b2 = {EXAMPLE}: xi_c = {example['xi_c']:.2f}, 6 xi_c = {example['trainable_depth']:.1f}")
     print(f"Glorot, zero biases: {scales['glorot']['note']}")
+    drifts = theory_tables.linear_drift_table(DRIFT_WIDTHS, GLOROT_NETS, seed)
+    for r in drifts:
+        factor = math.exp(r["drift"])
+        print(f"linear {r['width']}-unit layers, {r['initializer']}: |h|^2 x{factor:.3f} per layer", end="")
+        print(f" (Gaussian weights: x{math.exp(r['gaussian_drift']):.3f})")
     lengths = [
-        row for width in WIDTHS for row in theory_mean_field.tanh_glorot_lengths(width, DEPTHS, x, GLOROT_NETS, seed)
+        row
+        for width, initializer in [(width, "glorot_uniform") for width in WIDTHS] + [(5, "orthogonal")]
+        for row in theory_mean_field.tanh_lengths(width, DEPTHS, x, GLOROT_NETS, seed, initializer)
     ]
     print(f"wrote {theory_plots.save_tanh_lengths(lengths, figure_dir / 'theory_tanh_lengths.png')}")
     results = {
         "born_dead": dead,
         "tanh_depth_scale": scales,
         "finite_width": lengths,
+        "linear_drift": drifts,
         "log_length_variance": width_against_depth(x, LENGTH_NETS, seed, figure_dir),
         "uniform_attenuation": uniform(x, y, UNIFORM_NETS, seed),
         "uniform_note": theory_mean_field.UNIFORM_NOTE,

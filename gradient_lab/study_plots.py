@@ -9,6 +9,7 @@ from gradient_lab.plots import MODEL_ORDER, _save, layer_colors, model_title
 from gradient_lab.thresholds import SUCCESS_ACCURACY
 
 import matplotlib.pyplot as plt  # After `plots`, which selects the file-only backend.
+from matplotlib.ticker import NullFormatter
 
 
 def plot_median_band(ax, curves, color, label):
@@ -213,14 +214,21 @@ def _success_against_depth_with_theory(ax, cells, lines, depths, colors, label, 
     """The depth study's success rates beside the theory: 1 - P(born dead) for ReLU, the tanh depth scale."""
     _measured_success(ax, lambda line, depth: depth, cells, lines, depths, colors, label)
     ax.set(xlabel="hidden layers", title="success rate against depth, beside the theory")
+    critical_tanh = []
     for line in lines:
         present = [depth for depth in depths if line + (depth,) in cells]
         config = cells[line + (present[0],)][0]["config"]
         if config["activation"] == "relu":
             _born_dead_bound(ax, [cells[line + (depth,)] for depth in present], present, config, colors[line], theory)
-        if theory is not None and config["activation"] == "tanh" and config["initializer"] == "glorot_uniform":
-            _tanh_depth_scale_marker(ax, colors[line], label[line], theory)
+        if config["activation"] == "tanh" and config["initializer"] in CRITICAL_TANH_INITIALIZERS:
+            critical_tanh.append((line, config))
+    if theory is not None and critical_tanh:
+        _tanh_depth_scale_note(ax, critical_tanh, colors, label, theory)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)  # Below: the curves fill the axes.
+
+
+# Zero-mean initializers with sigma_w2 = 1 on square layers: tanh nets at mean-field theory's critical point.
+CRITICAL_TANH_INITIALIZERS = ("glorot_uniform", "orthogonal")
 
 
 def _born_dead_bound(ax, members_by_depth, depths, config, color, theory):
@@ -236,26 +244,32 @@ def _born_dead_bound(ax, members_by_depth, depths, config, color, theory):
         ax.plot(depths, alive, "x", color=color, markersize=6, label="1 - born-dead fraction of these seeds")
 
 
-def _tanh_depth_scale_marker(ax, color, label, theory):
-    """Marks 6 xi_c, mean-field theory's trainable tanh depth (Schoenholz et al. 2017), or says it is infinite."""
+def _tanh_depth_scale_note(ax, lines, colors, label, theory):
+    """Says what the theory predicts for tanh nets at the critical point: no mean-field depth limit
+    (Schoenholz et al. 2017), and each initializer's finite-width drift of the typical net's length."""
     from gradient_lab import theory as predictions
 
-    trainable = predictions.tanh_trainable_depth(theory)
-    if trainable is None:  # The project's Glorot init is the critical point: mean-field theory sets no limit.
-        note = f"{label}: at the critical point of mean-field\ntheory (xi_c infinite): no depth limit predicted"
-        ax.text(
-            0.98,
-            0.97,
-            note,
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=7,
-            color=color,
-            bbox={"facecolor": "white", "edgecolor": color, "alpha": 0.9},
-        )
-    else:
-        ax.axvline(trainable, color=color, linestyle="--", label=f"{label}: 6 xi_c (Schoenholz et al. 2017)")
+    if predictions.tanh_trainable_depth(theory) is not None:  # Not the critical point: mark 6 xi_c.
+        for line, _ in lines:
+            trainable = predictions.tanh_trainable_depth(theory)
+            ax.axvline(trainable, color=colors[line], linestyle="--", label=f"{label[line]}: 6 xi_c")
+        return
+    rows = ["theory, tanh at the critical point (xi_c infinite):", "mean field: no depth limit predicted"]
+    rows.append("typical |h|^2 per layer at init, finite width:")
+    for line, config in lines:
+        factor = predictions.linear_drift_per_layer(theory, config["initializer"], config["width"])
+        if factor is not None:
+            rows.append(f"{label[line]}: x{factor:.2f} at width {config['width']}")
+    ax.text(
+        0.98,
+        0.97,
+        "\n".join(rows),
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=7,
+        bbox={"facecolor": "white", "edgecolor": "0.5", "alpha": 0.9},
+    )
 
 
 def _success_against_beta(ax, cells, lines, depths, label):
@@ -264,26 +278,50 @@ def _success_against_beta(ax, cells, lines, depths, label):
     One colour per configuration and one marker per width: if width and depth act only through
     beta, each colour's points fall on one curve.
     """
+    _success_by_width(
+        ax,
+        cells,
+        lines,
+        depths,
+        label,
+        lambda width, depth: depth / width,
+        "beta = sum over hidden layers of 1 / width (Hanin 2018)",
+        "success rate against beta: one curve per colour if only beta matters",
+    )
+
+
+def _success_against_drift(ax, cells, lines, depths, label, theory):
+    """The tanh width study's success rates against the typical net's predicted loss of log length at init,
+    (L - 1) |ln(drift per layer)| (`linear_drift` in theory.json): one curve if the drift alone decided."""
+    from gradient_lab import theory as predictions
+
+    def drift_loss(width, depth):
+        return -(depth - 1) * np.log(predictions.linear_drift_per_layer(theory, "glorot_uniform", width))
+
+    _success_by_width(
+        ax,
+        cells,
+        lines,
+        depths,
+        label,
+        drift_loss,
+        "(L - 1) |ln drift|: the typical net's predicted loss of ln |h|^2 at init (theory.json)",
+        "success rate against the finite-width drift: one curve if it alone decided",
+    )
+
+
+def _success_by_width(ax, cells, lines, depths, label, x_of, xlabel, title):
+    """Success rates at x = `x_of(width, depth)`, one colour per configuration and one marker per width."""
     configurations = list(dict.fromkeys(line[0] for line in lines))
     width = {key[:2]: members[0]["config"]["width"] for key, members in cells.items()}  # Of each line.
     widths = sorted(set(width.values()))
     colors = {line: plt.cm.tab10(configurations.index(line[0]) % 10) for line in lines}
+    if len(configurations) == 1:  # One configuration: one colour per width instead.
+        colors = {line: plt.cm.viridis(0.85 * widths.index(width[line]) / max(1, len(widths) - 1)) for line in lines}
     markers = {line: "os^Dv"[widths.index(width[line]) % 5] for line in lines}
-    _measured_success(
-        ax,
-        lambda line, depth: depth / width[line],
-        cells,
-        lines,
-        depths,
-        colors,
-        label,
-        markers,
-    )
-    ax.set(
-        xscale="log",
-        xlabel="beta = sum over hidden layers of 1 / width (Hanin 2018)",
-        title="success rate against beta: one curve per colour if only beta matters",
-    )
+    _measured_success(ax, lambda line, depth: x_of(width[line], depth), cells, lines, depths, colors, label, markers)
+    ax.set(xscale="log", xlabel=xlabel, title=title)
+    ax.xaxis.set_minor_formatter(NullFormatter())  # Decade labels only: they overlap otherwise.
     ax.legend(fontsize=6.5, loc="lower left")
 
 
@@ -321,7 +359,7 @@ def draw_study(name, results, theory=None):
     colors = dict(zip(lines, plt.cm.tab10(np.arange(len(lines)) % 10)))
     if name == "weights":
         return _draw_weight_study(cells, label)
-    third = name in ("depth", "width") and len(depths) > 1
+    third = name in ("depth", "width", "tanh_width") and len(depths) > 1
     if third:  # The trainability map on top, the gradients and the success rates side by side below it.
         figure = plt.figure(figsize=(14, 10.5))
         grid = figure.add_gridspec(2, 2, height_ratios=[1, 1.25])
@@ -330,9 +368,11 @@ def draw_study(name, results, theory=None):
         figure, (left, right) = plt.subplots(1, 2, figsize=(13 + 0.25 * max(0, len(cells) - 8), 5.2))
     if third and name == "depth":
         _success_against_depth_with_theory(below_right, cells, lines, depths, colors, label, theory)
+    elif third and name == "tanh_width" and theory is not None and "linear_drift" in theory:
+        _success_against_drift(below_right, cells, lines, depths, label, theory)
     elif third:
         _success_against_beta(below_right, cells, lines, depths, label)
-    if name in ("depth", "width") or len(depths) > 2:
+    if third or len(depths) > 2:
         _trainability_map(figure, left, cells, lines, depths, label)
     else:
         _cell_accuracies(left, cells, lines, depths, colors, label)

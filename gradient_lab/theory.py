@@ -74,3 +74,20 @@ def tanh_trainable_depth(predictions, case="glorot"):
         theory sets no depth limit (see the entry's `note`), so a figure should draw no marker.
     """
     return predictions["tanh_depth_scale"][case]["trainable_depth"]
+
+
+def linear_drift_per_layer(predictions, initializer, width):
+    """exp(drift): the factor by which a typical linear net's |h|^2 changes per layer (`linear_drift` in the JSON).
+
+    Args:
+        predictions: the dict of `load_theory`.
+        initializer: `glorot_uniform` or `orthogonal`.
+        width: units per layer.
+
+    Returns:
+        The factor as a float, or None if the JSON has no entry for this initializer and width.
+    """
+    for row in predictions.get("linear_drift", []):
+        if row["initializer"] == initializer and row["width"] == width:
+            return float(np.exp(row["drift"]))
+    return None

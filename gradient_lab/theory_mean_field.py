@@ -5,7 +5,8 @@ quadrature gives the length and correlation maps, their fixed points q* and c*, 
 and chi_c, the depth scales xi_q and xi_c, and the critical line; `init_weight_variance` gives the
 project's Glorot and He inits in the theory's terms. At the critical point the signal dies as a
 power law (`critical_backward_signal`); at finite width the typical net's length drifts down
-exponentially instead (`finite_width_log_length_drift`, measured by `tanh_glorot_lengths`).
+exponentially instead (`finite_width_log_length_drift` for Gaussian weights, `linear_log_length_drift`
+for any, measured by `tanh_lengths`), unless the weights are orthogonal.
 """
 
 import math
@@ -13,7 +14,7 @@ import math
 import numpy as np
 from scipy import optimize, special
 
-from gradient_lab.theory_weights import draw_tanh_net
+from gradient_lab.theory_weights import draw_kernels, draw_tanh_net
 
 # phi, phi' and phi'' of the activations the mean-field functions know. `linear` has closed forms
 # (q* = sigma_b2 / (1 - sigma_w2), chi_1 = sigma_w2) and serves as a check of the machinery.
@@ -248,8 +249,52 @@ def finite_width_log_length_drift(width):
     return float(special.digamma(width / 2) - math.log(width / 2))
 
 
-def tanh_glorot_lengths(width, depths, inputs, num_nets, seed):
-    """Measured against predicted pre-activation variance q^L of zero-bias Glorot tanh nets, by depth.
+def linear_log_length_drift(initializer, width, num_nets, seed, depth=60, burn_in=10):
+    """Monte Carlo E[ln(|h_(l+1)|^2 / |h_l|^2)] per layer deep inside a linear net of `width`-square layers.
+
+    Twice the top Lyapunov exponent of the product of the layers' kernels, for any initializer.
+    For Gaussian weights of variance 1/n it is `finite_width_log_length_drift` (He-Gaussian's
+    variance 2/n adds ln 2); for uniform weights it depends on the vector's direction through the
+    weights' 4th moment, so it is simulated, after `burn_in` layers, once the direction has settled;
+    for orthogonal weights it is 0: an orthogonal layer keeps every vector's length.
+
+    Args:
+        initializer: a name `theory_weights.draw_kernels` knows.
+        width: units per layer.
+        num_nets: independent nets.
+        seed: seeds the weights and the starting directions.
+        depth, burn_in: layers simulated, and how many of the first are left out.
+
+    Returns:
+        `(drift, standard_error)` over the nets.
+    """
+    rng = np.random.default_rng(seed)
+    h = rng.normal(size=(num_nets, width))
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    logs = np.zeros(num_nets)
+    for layer in range(depth):
+        h = np.matmul(h[:, None, :], draw_kernels(initializer, width, width, num_nets, rng))[:, 0]
+        squared = np.sum(h**2, axis=1)
+        if layer >= burn_in:
+            logs += np.log(squared)
+        h /= np.sqrt(squared)[:, None]
+    per_layer = logs / (depth - burn_in)
+    return float(per_layer.mean()), float(per_layer.std(ddof=1) / math.sqrt(num_nets))
+
+
+def first_layer_weight_variance(initializer, fan_in, width):
+    """sigma_w2 = fan_in E[W^2] of the first layer (fan_in inputs, `width` units): its q is sigma_w2 |x|^2 / fan_in.
+
+    glorot_uniform: 2 fan_in / (fan_in + width). orthogonal with fan_in < width: the rows are
+    orthonormal, so |x W|^2 = |x|^2 is shared by `width` units: fan_in / width.
+    """
+    if initializer == "orthogonal":
+        return min(1.0, fan_in / width)
+    return glorot_weight_variance(fan_in, width)
+
+
+def tanh_lengths(width, depths, inputs, num_nets, seed, initializer="glorot_uniform"):
+    """Measured against predicted pre-activation variance q^L of zero-bias tanh nets at the critical point, by depth.
 
     Args:
         width: units per hidden layer (the first layer has fan_in = inputs' features).
@@ -257,18 +302,22 @@ def tanh_glorot_lengths(width, depths, inputs, num_nets, seed):
         inputs: `(rows, features)`.
         num_nets: nets drawn.
         seed: seeds the weights.
+        initializer: `glorot_uniform` or `orthogonal` (both sigma_w2 = 1 on square layers).
 
     Returns:
-        A list of dicts: `width`, `depth`; `mean_q`, `median_q`, `q_10` and `q_90` (percentiles)
-        over nets and inputs of the mean squared pre-activation of layer L; `mean_field_q`, the
-        length map iterated from the first layer's mean q (infinite width); `typical_q_linear`,
-        the first layer's q times exp((L - 1) drift) (`finite_width_log_length_drift`: finite
-        width, tanh taken as linear).
+        A list of dicts: `initializer`, `width`, `depth`; `mean_q`, `median_q`, `q_10` and `q_90`
+        (percentiles) over nets and inputs of the mean squared pre-activation of layer L;
+        `mean_field_q`, the length map iterated from the first layer's mean q (infinite width);
+        `typical_q_linear`, the first layer's q times exp((L - 1) drift), with the drift of these
+        weights (`linear_log_length_drift`, tanh taken as linear); `typical_q_linear_gaussian`,
+        the same with Gaussian weights' drift (`finite_width_log_length_drift`).
     """
-    kernels, _ = draw_tanh_net(max(depths), width, num_nets, np.random.default_rng(seed), "glorot_uniform")
-    q1 = glorot_weight_variance(inputs.shape[1], width) * float(np.mean(np.sum(inputs**2, axis=1))) / inputs.shape[1]
+    kernels, _ = draw_tanh_net(max(depths), width, num_nets, np.random.default_rng(seed), initializer)
+    sigma_w2 = first_layer_weight_variance(initializer, inputs.shape[1], width)
+    q1 = sigma_w2 * float(np.mean(np.sum(inputs**2, axis=1))) / inputs.shape[1]
     mean_field = np.concatenate([[q1], length_map_iterates(1.0, 0.0, q1, max(depths) - 1)])
-    drift = finite_width_log_length_drift(width)
+    drift, _ = linear_log_length_drift(initializer, width, num_nets, seed)
+    gaussian_drift = finite_width_log_length_drift(width)
     h, rows = np.broadcast_to(np.asarray(inputs, dtype=np.float64), (num_nets, *inputs.shape)), []
     for depth, kernel in enumerate(kernels, 1):
         z = h @ kernel
@@ -277,6 +326,7 @@ def tanh_glorot_lengths(width, depths, inputs, num_nets, seed):
             q = np.mean(z**2, axis=-1)
             rows.append(
                 {
+                    "initializer": initializer,
                     "width": width,
                     "depth": depth,
                     "mean_q": float(q.mean()),
@@ -285,6 +335,7 @@ def tanh_glorot_lengths(width, depths, inputs, num_nets, seed):
                     "q_90": float(np.percentile(q, 90)),
                     "mean_field_q": float(mean_field[depth - 1]),
                     "typical_q_linear": q1 * math.exp((depth - 1) * drift),
+                    "typical_q_linear_gaussian": q1 * math.exp((depth - 1) * gaussian_drift),
                 }
             )
     return rows

@@ -113,10 +113,12 @@ def save_born_dead(rows, path):
 
 
 def draw_tanh_lengths(rows):
-    """q^L against depth, Glorot tanh nets: median and 10-90% of nets per width, mean field, the finite-width drift."""
+    """q^L against depth, tanh nets at the critical point: median and 10-90% of Glorot nets per width, mean field,
+    the finite-width drift, and the orthogonal nets' median (no drift)."""
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.6, 4.6))
-    for width, color, own, depths in _by_width(rows, plt.cm.tab10.colors):
+    glorot = [row for row in rows if row["initializer"] == "glorot_uniform"]
+    for width, color, own, depths in _by_width(glorot, plt.cm.tab10.colors):
         ax.fill_between(
             depths,
             [r["q_10"] for r in own],
@@ -132,7 +134,7 @@ def draw_tanh_lengths(rows):
             [r["typical_q_linear"] for r in own],
             "--",
             color=color,
-            label=f"width {width}: q^1 exp((L-1)(psi(n/2) - ln(n/2)))",
+            label=f"width {width}: q^1 x (drift per layer)^(L-1)",
         )
         ax.plot(
             depths,
@@ -143,10 +145,14 @@ def draw_tanh_lengths(rows):
             alpha=0.35,
             label=f"width {width}: mean field (infinite width), ~1/(2L)",
         )
+    for width, color, own, depths in _by_width([row for row in rows if row["initializer"] == "orthogonal"], "k"):
+        ax.plot(depths, [r["median_q"] for r in own], "^-", color=color, label=f"width {width}, orthogonal: median net")
     ax.set_yscale("log")
     ax.set_xlabel("hidden layers L")
     ax.set_ylabel("q^L: mean squared pre-activation of layer L")
-    ax.set_title("tanh + Glorot, zero biases: a power law at infinite width, exponential at width 5")
+    ax.set_title(
+        "tanh at the critical point, zero biases: Glorot's typical net\ndrifts down at width 5, orthogonal's does not"
+    )
     ax.legend(fontsize=6.5, ncol=2, loc="lower left")
     ax.grid(alpha=0.3, which="both")
     return figure

@@ -65,11 +65,29 @@ def log_length_table(widths, depths, inputs, num_nets, seed):
 GLOROT_NOTE = (
     "sigma_b2 = 0 and sigma_w2 = 1: the critical point, with q* = 0. Mean-field theory (infinite width) sets no "
     "exponential depth limit here (chi_1 = chi_c = 1, xi_c infinite): q^l falls as a power law, q^l ~ 1/(2l), and "
-    "the backward signal as ~1/depth. The width-5 nets' failures near 20 layers look mainly like a finite-width "
-    "effect (one training check): "
-    "the typical (median) width-5 net's q falls exponentially, by exp(psi(5/2) - ln(5/2)) = 0.81 per layer "
-    "(finite_width). The power law's small signal is the width-independent part (docs/theory.md)."
+    "the backward signal as ~1/depth. At finite width the typical (median) net's q also falls exponentially: "
+    "by 0.84 per layer at width 5 with the lab's uniform Glorot weights (linear_drift; 0.81 with Gaussian "
+    "weights, exp(psi(5/2) - ln(5/2))), and not at all with orthogonal weights. The depth study's orthogonal "
+    "control and the tanh_width study test what that drift explains (docs/theory.md)."
 )
+
+
+def linear_drift_table(widths, num_nets, seed):
+    """Per width, the typical length's log drift per linear layer: glorot_uniform's, and orthogonal's at one width.
+
+    Returns:
+        A list of dicts: `initializer`, `width`, `drift` and `se` (`linear_log_length_drift`), and
+        `gaussian_drift`, the Gaussian-weight formula at that width (`finite_width_log_length_drift`).
+    """
+    rows = []
+    for initializer, sizes in (("glorot_uniform", widths), ("orthogonal", widths[:1])):  # Orthogonal's is 0.
+        for width in sizes:
+            drift, se = theory_mean_field.linear_log_length_drift(initializer, width, num_nets, seed)
+            gaussian = theory_mean_field.finite_width_log_length_drift(width)
+            rows.append(
+                {"initializer": initializer, "width": width, "drift": drift, "se": se, "gaussian_drift": gaussian}
+            )
+    return rows
 
 
 def tanh_depth_scale_summary(example_weight_variance, example_bias_variance, width):

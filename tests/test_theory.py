@@ -156,7 +156,7 @@ def test_at_the_critical_point_the_backward_signal_falls_as_a_power_of_depth():
 def test_typical_length_drift_at_width_5_and_its_wide_limit():
     assert theory_mean_field.finite_width_log_length_drift(5) == pytest.approx(-0.2131, abs=1e-4)
     assert theory_mean_field.finite_width_log_length_drift(1000) == pytest.approx(-1 / 1000, rel=0.01)
-    rows = theory_mean_field.tanh_glorot_lengths(5, [20], X_TRAIN[:100], 300, seed=0)
+    rows = theory_mean_field.tanh_lengths(5, [20], X_TRAIN[:100], 300, seed=0)
     assert rows[0]["median_q"] < rows[0]["mean_field_q"] / 4  # The typical width-5 net is far below mean field.
 
 
