@@ -1,10 +1,13 @@
 """The follow-up studies the 2019 write-up left to the reader, each a named sweep with a figure and a table.
 
-- depth:       1 to 30 hidden layers; tanh + U(0, 1), tanh + Glorot (Xavier), ReLU + He.
+- depth:       1 to 30 hidden layers; tanh + U(0, 1), tanh + Glorot (Xavier), tanh + orthogonal
+               (the control: Glorot's critical point without its finite-width drift), ReLU + He.
                Success rate per depth (a trainability map) and first-layer gradient
                norm against depth, at epoch 1 and at the end of training.
 - width:       5, 10 and 25 units per layer across depth, tanh + U(0, 1) and ReLU + He; success
                rate against Hanin's beta = depth / width.
+- tanh_width:  tanh + Glorot at widths 5, 10, 25 and 100 from 15 to 30 layers; success rate
+               against the finite-width drift that theory.py predicts.
 - optimizer:   Adam against SGD for the deep tanh and deep ReLU models.
 - weights:     per-layer L1 norm of the weights per epoch and how far each layer moved
                from its initial weights, tanh against ReLU.
