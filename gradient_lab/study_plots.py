@@ -249,9 +249,9 @@ def _tanh_depth_scale_note(ax, lines, colors, label, theory):
     (Schoenholz et al. 2017), and each initializer's finite-width drift of the typical net's length."""
     from gradient_lab import theory as predictions
 
-    if predictions.tanh_trainable_depth(theory) is not None:  # Not the critical point: mark 6 xi_c.
+    trainable = predictions.tanh_trainable_depth(theory)
+    if trainable is not None:  # Not the critical point: mark 6 xi_c.
         for line, _ in lines:
-            trainable = predictions.tanh_trainable_depth(theory)
             ax.axvline(trainable, color=colors[line], linestyle="--", label=f"{label[line]}: 6 xi_c")
         return
     rows = ["theory, tanh at the critical point (xi_c infinite):", "mean field: no depth limit predicted"]
