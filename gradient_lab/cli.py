@@ -91,7 +91,7 @@ def fail(message):
     sys.exit(2)
 
 
-def _number(convert, minimum, strict, kind):
+def _number(convert, minimum, strict, kind, maximum=None, why=""):
     def parse(text):
         try:
             value = convert(text)
@@ -102,14 +102,16 @@ def _number(convert, minimum, strict, kind):
         if value < minimum or (strict and value == minimum):
             relation = ">" if strict else ">="
             raise argparse.ArgumentTypeError(f"must be {relation} {minimum}, got {text}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}{why}, got {text}")
         return value
 
     return parse
 
 
-def positive_int(minimum=1):
-    """Flag type: an integer of at least `minimum` (1 by default)."""
-    return _number(int, minimum, False, "an integer")
+def positive_int(minimum=1, maximum=None, why=""):
+    """Flag type: an integer of at least `minimum` (1 by default) and, if given, at most `maximum` (`why` says why)."""
+    return _number(int, minimum, False, "an integer", maximum, why)
 
 
 non_negative_int = _number(int, 0, False, "an integer")

@@ -62,12 +62,21 @@ def config_for(model, **overrides):
     return Config(model=model, **{**MODELS[model], **overrides})
 
 
+# Twenty times the reference 500. Every epoch's numbers of every seed are kept in memory and in
+# result.json, and a model trains about 150 epochs a second here.
+MAX_EPOCHS = 10_000
+epochs_flag = cli.positive_int(
+    maximum=MAX_EPOCHS,
+    why=" (20 times the reference 500: every epoch's numbers are kept, and 10000 take over a minute a model)",
+)
+
+
 def add_training_flags(parser, learning_rate, momentum, epochs, batch_size, seed):
     """Adds the flags of the training config, with these defaults."""
     add = parser.add_argument
     add("--learning-rate", type=cli.positive_float, default=learning_rate, help="default: %(default)s")
     add("--momentum", type=cli.fraction, default=momentum, help="SGD momentum (default: %(default)s)")
-    add("--epochs", type=cli.positive_int(), default=epochs, help="default: %(default)s")
+    add("--epochs", type=epochs_flag, default=epochs, help=f"at most {MAX_EPOCHS} (default: %(default)s)")
     add("--batch-size", type=cli.positive_int(), default=batch_size, help="default: %(default)s")
     add("--seed", type=cli.non_negative_int, default=seed, help="weights and shuffling (default: %(default)s)")
 

@@ -14,8 +14,8 @@ measurement: each adds about 8-9% to a run). So, during a fast fit only:
   `model.evaluate()`, say) goes to Keras as usual.
 
 `check()` runs at start-up: if this Keras has no `_get_metrics_result_or_logs`, or its `fit`
-no longer calls it, the scripts stop with one line naming the Keras version, and
-`--plain-fit` (plain `model.fit`) is the fallback.
+no longer calls it (or its source cannot be read to tell), the scripts stop with one line
+naming the Keras version, and `--plain-fit` (plain `model.fit`) is the fallback.
 """
 
 import contextlib
@@ -32,7 +32,13 @@ class MissingKerasHook(RuntimeError):
 
 def check():
     """Raises `MissingKerasHook` unless `keras.Model.fit` reads the metrics through the hook `fit_hooks` replaces."""
-    fit_source = inspect.getsource(keras.Model.fit)
+    try:
+        fit_source = inspect.getsource(keras.Model.fit)
+    except (OSError, TypeError) as error:  # An install without the .py files, say.
+        raise MissingKerasHook(
+            f"fast training relies on Keras's private Model.{PRIVATE_METRICS_READ}, and the source of Keras "
+            f"{keras.__version__}'s Model.fit, which should call it, cannot be read ({error}); rerun with --plain-fit"
+        ) from None
     if not hasattr(keras.Model, PRIVATE_METRICS_READ) or f"self.{PRIVATE_METRICS_READ}(" not in fit_source:
         raise MissingKerasHook(
             f"fast training relies on Keras's private Model.{PRIVATE_METRICS_READ}, which Keras "

@@ -35,7 +35,12 @@ def add_sweep_flags(parser, log_dir):
         "--jobs", type=cli.positive_int(), default=2, help="local worker processes (default: %(default)s)"
     )
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: run locally)")
-    parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
+    parser.add_argument(
+        "--epochs",
+        type=experiment.epochs_flag,
+        default=500,
+        help=f"at most {experiment.MAX_EPOCHS} (default: %(default)s)",
+    )
     parser.add_argument("--log-dir", default=log_dir, help="default: %(default)s")
     parser.add_argument("--figure-dir", default="figures", help="default: %(default)s")
     parser.add_argument("--table-dir", default="results", help="CSV and Markdown tables (default: %(default)s)")

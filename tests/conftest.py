@@ -1,11 +1,15 @@
-"""Shared test helpers: the repo on sys.path and runners for the real scripts."""
+"""Shared test helpers: the repo on sys.path, runners for the real scripts, a figure check, the test order."""
 
+import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -19,18 +23,70 @@ def run_script(script, *args, cwd=None):
     )
 
 
-# Runs a script's main() in a fresh interpreter, optionally without the private Keras hook, and
-# prints its exit status, this repo's modules it loaded, and every import of pandas or dask in
-# them (and of scipy outside seed_statistics). scikit-learn itself imports scipy, and pandas
-# where it is installed.
+def pytest_configure(config):
+    """In each process that runs tests, starts TensorFlow as the scripts do, before a test module imports Keras.
+
+    One thread per op, two ops at a time (`cli.start_tensorflow`): TensorFlow's default, a
+    thread per core for each op, would have the two test workers' threads fight over the two
+    cores, and make the in-process script runs differ from the real ones. The xdist
+    controller, which runs no test, does not import TensorFlow.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
+        from gradient_lab import cli
+
+        cli.start_tensorflow(ops_at_a_time=2)
+
+
+@pytest.fixture
+def run_main(capsys, monkeypatch):
+    """Runs `<module>.main(argv)` in this process, as `python <module>.py <argv>` would; returns (status, out, err).
+
+    A fresh interpreter would add TensorFlow's start (3 to 5 s) and nothing these tests check: each
+    command keeps a true subprocess run of its own elsewhere. The signal handlers that a training
+    run installs (`cli.stop_on_signals`) are put back afterwards.
+    """
+    from gradient_lab import cli
+
+    def run(module, *argv):
+        monkeypatch.setattr(sys, "argv", [f"{module}.py", *map(str, argv)])  # Error lines name the script.
+        handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            status = importlib.import_module(module).main([str(arg) for arg in argv]) or 0
+        except SystemExit as stop:
+            status = stop.code
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+            cli._stop_requested = None
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
+
+
+def assert_png_shows(path, tmp_path, save, *data):
+    """Checks, pixel for pixel, that the PNG at `path` is what `save(*data, other_path)` draws now.
+
+    Together with test_figures.py, which checks what each figure draws from its data, this shows
+    that a script's PNG is the figure of the numbers it saved (not a blank, stale or other run's one).
+    """
+    import numpy as np
+    from matplotlib.image import imread
+
+    again = tmp_path / f"again-{Path(path).name}"
+    save(*data, again)
+    written = imread(path)
+    np.testing.assert_array_equal(written, imread(again), err_msg=f"{path} is not the figure of its data")
+    colours = np.unique(written[::5, ::5].reshape(-1, written.shape[-1]), axis=0)
+    assert len(colours) > 10, f"{path} is (nearly) blank"
+
+
+# Runs a script's main() in a fresh interpreter and prints its exit status, this repo's modules
+# it loaded, and every import of pandas or dask in them (and of scipy outside seed_statistics).
+# scikit-learn itself imports scipy, and pandas where it is installed.
 RUNNER = """
     import ast, json, runpy, sys
     sys.path.insert(0, {root!r})
-    if {drop_hook}:  # As a Keras would be that renamed or dropped the private method.
-        from gradient_lab import cli
-        cli.start_tensorflow()
-        from gradient_lab import keras_internals
-        keras_internals.PRIVATE_METRICS_READ = "_a_method_this_keras_does_not_have"
     sys.argv = [{script!r}, *{args!r}]
     try:
         runpy.run_path({script!r}, run_name="__main__")
@@ -57,11 +113,41 @@ RUNNER = """
 """
 
 
-def run_audited(script, *args, drop_hook=False):
+def run_audited(script, *args):
     """Runs a script's main() in a fresh interpreter; returns its outcome (`status`, `heavy`) and the process."""
-    code = textwrap.dedent(RUNNER).format(
-        root=str(ROOT), script=str(ROOT / script), args=[str(a) for a in args], drop_hook=drop_hook
-    )
+    code = textwrap.dedent(RUNNER).format(root=str(ROOT), script=str(ROOT / script), args=[str(a) for a in args])
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     outcome = json.loads(process.stdout.strip().splitlines()[-1])
     return outcome, process
+
+
+# The longest tests and groups first (measured with `pytest --durations=25`), so that the two
+# test workers (pytest.ini: -n 2 --dist loadgroup) start them at once and end together, instead
+# of one worker waiting at the end while the other runs a long test it picked up last.
+LONGEST_FIRST = [
+    "test_scripts.py",  # One group: the run_all.py smoke run and the tests that read it.
+    "test_theory.py::test_full_run",
+    "test_headline.py::test_twenty_seeds_of_500_epochs_learn_as_the_headline_says[deep_tanh]",
+    "test_robustness.py::test_sigterm_from_outside_leaves_readable_partial_result[after",
+    "test_robustness.py::test_ctrl_c_leaves_readable_partial_result[after",
+    "test_headline.py::test_twenty_seeds_of_500_epochs_learn_as_the_headline_says[deep_relu]",
+    "test_stacked.py::test_member_k",  # With the test_stacked.py tests that share its training (one group).
+    "test_benchmark.py::test_benchmark_smoke",
+    "test_sweeps.py::test_finished_cells_are_skipped",
+    "test_sweeps.py::test_multiseed_script",
+    "test_robustness.py::test_nan_loss",
+    "test_sweeps.py::test_study_script",
+    "test_benchmark.py::test_seeds_benchmark",
+    "test_grad_logging.py::test_copied_alone",
+    "test_robustness.py::test_sigterm_from_outside_leaves_readable_partial_result[at once",
+    "test_headline.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    """Puts the tests of `LONGEST_FIRST` first, in its order; the others keep theirs."""
+
+    def rank(item):
+        return next((i for i, start in enumerate(LONGEST_FIRST) if start in item.nodeid), len(LONGEST_FIRST))
+
+    items.sort(key=rank)

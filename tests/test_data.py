@@ -3,7 +3,7 @@
 import numpy as np
 
 import data
-from conftest import run_script
+from conftest import assert_png_shows
 
 
 def test_shapes_and_split():
@@ -43,12 +43,14 @@ def test_deterministic_and_seed_dependent():
     assert not np.array_equal(first[0][0], other[0][0])
 
 
-def test_data_script_writes_figure_and_prints_balance(tmp_path):
-    process = run_script("data.py", "--figure-dir", tmp_path / "figures")
-    assert process.returncode == 0, process.stderr
-    assert "train 500 points" in process.stdout and "test  500 points" in process.stdout
-    assert "inner circle" in process.stdout
-    from matplotlib.image import imread  # A real PNG of plausible size; test_figures.py checks what it shows.
+def test_data_script_writes_figure_and_prints_balance(tmp_path, run_main):
+    status, out, err = run_main("data", "--figure-dir", tmp_path / "figures")  # test_script_contracts runs it alone.
+    assert status == 0, err
+    (x_train, y_train), (x_test, y_test) = data.load_circles()
+    train, test = (f"{100 * np.mean(y == 1):.1f}% inner circle (class 1)" for y in (y_train, y_test))
+    assert out.splitlines()[:2] == [f"train 500 points, {train}", f"test  500 points, {test}"]
+    from gradient_lab import plots
 
-    height, width = imread(tmp_path / "figures" / "circles.png").shape[:2]
-    assert height > 200 and width > 200
+    figure = tmp_path / "figures" / "circles.png"
+    assert out.splitlines()[2] == f"wrote {figure}"
+    assert_png_shows(figure, tmp_path, plots.save_circles, x_train, y_train, x_test, y_test)

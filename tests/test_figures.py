@@ -439,9 +439,14 @@ def errorbar_data(ax):
     return bars
 
 
-def test_depth_study_draws_the_success_rates_beside_the_theory():
-    from gradient_lab.seed_statistics import success_interval
+def wilson_interval(successes, runs, z=1.959963984540054):
+    """The 95% Wilson score interval, written out (Wilson 1927)."""
+    p = successes / runs
+    centre, half = p + z**2 / (2 * runs), z * (p * (1 - p) / runs + z**2 / (4 * runs**2)) ** 0.5
+    return (centre - half) / (1 + z**2 / runs), (centre + half) / (1 + z**2 / runs)
 
+
+def test_depth_study_draws_the_success_rates_beside_the_theory():
     accuracies = {("relu_he", 1): [0.9, 0.8, 0.85, 0.9], ("relu_he", 10): [0.5, 0.9, 0.5, 0.5]}
     accuracies.update({("tanh_glorot", 1): [0.9] * 4, ("tanh_glorot", 10): [0.9, 0.9, 0.5, 0.5]})
     results = study_results(accuracies)
@@ -457,13 +462,15 @@ def test_depth_study_draws_the_success_rates_beside_the_theory():
         "tanh_depth_scale": {"glorot": {"trainable_depth": None}},
     }
     ax = study_plots.draw_study("depth", results, theory).axes[2]
-    (relu_x, relu_y, relu_low, relu_high), (tanh_x, tanh_y, *_) = errorbar_data(ax)
+    (relu_x, relu_y, relu_low, relu_high), (tanh_x, tanh_y, tanh_low, tanh_high) = errorbar_data(ax)
     np.testing.assert_array_equal(relu_x, [1, 10])
     np.testing.assert_allclose(relu_y, [1.0, 0.25])
-    interval = success_interval(1, 4)  # 1 of 4 seeds learned at depth 10.
-    np.testing.assert_allclose(relu_low[1], 0.25 - interval["success_ci95_low"])
-    np.testing.assert_allclose(relu_high[1], interval["success_ci95_high"] - 0.25)
+    low, high = wilson_interval(1, 4)  # 1 of 4 seeds learned at depth 10: 0.046 to 0.699.
+    np.testing.assert_allclose([relu_low[1], relu_high[1]], [0.25 - low, high - 0.25])
     np.testing.assert_allclose(tanh_y, [1.0, 0.5])
+    low, high = wilson_interval(2, 4)  # 0.150 to 0.850.
+    np.testing.assert_allclose([tanh_low[1], tanh_high[1]], [0.5 - low, high - 0.5])
+    np.testing.assert_allclose([relu_low[0], relu_high[0]], [1 - wilson_interval(4, 4)[0], 0], atol=1e-12)
     by_label = {line.get_label(): line for line in ax.get_lines()}
     theory_line = by_label["1 - P(born dead), Monte Carlo at init"]
     np.testing.assert_array_equal(theory_line.get_xdata(), [1, 10, 20])  # Sorted by depth, width 5 only.
@@ -528,21 +535,23 @@ def test_weight_study_shows_how_far_each_layer_moves():
 
 
 @pytest.mark.parametrize(
-    "save",
+    "save, draw, data",
     [
-        lambda path: plots.save_learning_curves(make_result(), path),
-        lambda path: plots.save_gradient_norms(make_result(), path),
-        lambda path: plots.save_multiseed([make_result("deep_tanh", 5, seed=s) for s in range(3)], path),
-        lambda path: plots.save_study("weights", study_results({("relu_he", 2): [0.9, 0.8]}), path),
+        (plots.save_learning_curves, plots.draw_learning_curves, [make_result()]),
+        (plots.save_gradient_norms, plots.draw_gradient_norms, [make_result()]),
+        (plots.save_multiseed, study_plots.draw_multiseed, [[make_result("deep_tanh", 5, seed=s) for s in range(3)]]),
+        (plots.save_study, study_plots.draw_study, ["weights", study_results({("relu_he", 2): [0.9, 0.8]})]),
     ],
     ids=["learning_curves", "gradient_norms", "multiseed", "study"],
 )
-def test_save_writes_a_png_and_returns_its_path(tmp_path, save):
+def test_save_writes_the_drawn_figure_and_returns_its_path(tmp_path, save, draw, data):
     path = tmp_path / "figures" / "figure.png"
-    assert save(path) == path
-    height, width, _ = matplotlib.image.imread(path).shape
-    assert height > 200 and width > 200
+    assert save(*data, path) == path
     assert not plt.get_fignums()  # Closed after writing.
+    draw(*data).savefig(tmp_path / "drawn.png", dpi=110, bbox_inches="tight")  # The figure the tests above check.
+    written = matplotlib.image.imread(path)
+    np.testing.assert_array_equal(written, matplotlib.image.imread(tmp_path / "drawn.png"))
+    assert written.shape[0] > 200 and written.shape[1] > 200  # Readable at README size, 110 dpi.
 
 
 @pytest.fixture(scope="module")

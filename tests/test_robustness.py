@@ -1,9 +1,11 @@
 """Seed determinism, bad input (exit status 2, one line), NaN loss and Ctrl-C."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -16,7 +18,7 @@ from conftest import ROOT, run_script
 
 def short_run(tmp_path, seed, name):
     config = experiment.config_for("deep_tanh", epochs=3, seed=seed)
-    return experiment.train_and_evaluate(config, tmp_path / "logs", tmp_path / "figures", run_name=name)
+    return experiment.train_and_evaluate(config, tmp_path / "logs", figure_dir=None, run_name=name)
 
 
 def test_same_seed_gives_identical_numbers(tmp_path):
@@ -43,6 +45,8 @@ def test_same_seed_gives_identical_numbers(tmp_path):
         (["--run-name", "mine"], "--run-name names one run"),
         (["--seeds", "100000000"], "seeds of 5 layers x 5 units would need about"),
         (["--depth", "100000"], "100000 hidden layers is more than this lab builds"),
+        (["--epochs", "99999999999999999999"], "--epochs: must be <= 10000 (20 times the reference 500"),
+        (["--epochs", "10001"], "--epochs: must be <= 10000"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
@@ -57,19 +61,21 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
     assert not (tmp_path / "logs").exists() and not (tmp_path / "figures").exists()
 
 
-def test_a_bad_flag_from_the_shell_is_one_line_and_no_traceback(tmp_path):
-    process = run_script("mlp_tanh.py", "--momentum", "1.5", "--log-dir", tmp_path / "logs")
-    assert process.returncode == 2
-    assert process.stderr.strip().splitlines() == ["error: mlp_tanh.py: argument --momentum: must be < 1, got 1.5"]
+def test_a_bad_flag_is_the_whole_of_stderr(tmp_path, run_main):
+    # As from the shell; the fresh interpreters of the Ctrl-C tests below run the same `__main__` path.
+    status, _, stderr = run_main("mlp_tanh", "--momentum", "1.5", "--log-dir", tmp_path / "logs")
+    assert status == 2
+    assert stderr.strip().splitlines() == ["error: mlp_tanh.py: argument --momentum: must be < 1, got 1.5"]
     assert not (tmp_path / "logs").exists()
 
 
-def test_unwritable_log_dir_exit_2(tmp_path):
+def test_unwritable_log_dir_exit_2(tmp_path, run_main):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    process = run_script("mlp_relu_deep.py", "--log-dir", blocker / "logs", "--figure-dir", tmp_path / "figures")
-    assert process.returncode == 2
-    assert process.stderr.startswith("error: cannot write to directory") and "Traceback" not in process.stderr
+    status, _, stderr = run_main("mlp_relu_deep", "--log-dir", blocker / "logs", "--figure-dir", tmp_path / "figures")
+    assert status == 2
+    expected = f"error: cannot write to directory {str(blocker / 'logs')!r}: Not a directory"
+    assert stderr.strip().splitlines() == [expected]
     assert blocker.read_text() == "not a directory"
 
 
@@ -94,34 +100,8 @@ def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
     assert "epoch_loss" in events.Tags()["scalars"]
 
 
-@pytest.mark.parametrize(
-    "when, stop, status",
-    [
-        ("at once", signal.SIGINT, 130),
-        ("at once", signal.SIGTERM, 143),  # What kill, timeout and batch schedulers send.
-        ("after 100 epochs", signal.SIGINT, 130),
-        ("after 100 epochs", signal.SIGTERM, 143),
-    ],
-)
-def test_ctrl_c_or_sigterm_leaves_readable_partial_result(tmp_path, when, stop, status):
-    run_dir = tmp_path / "logs" / "deep_tanh"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "mlp_tanh.py"),
-            "--model",
-            "deep",
-            "--epochs",
-            "100000",
-            "--log-dir",
-            tmp_path / "logs",
-            "--figure-dir",
-            tmp_path / "figures",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def stop_when_ready(run_dir, when):
+    """Waits until the deep tanh run in `run_dir` is at the moment `when`; at most 180 s."""
 
     def ready():
         if when == "at once":  # As soon as the run directory exists: during set-up or tracing.
@@ -129,15 +109,13 @@ def test_ctrl_c_or_sigterm_leaves_readable_partial_result(tmp_path, when, stop, 
         # Events are written in batches of 100 epochs: a grown file means 100 epochs are done.
         return sum(path.stat().st_size for path in run_dir.glob("train/events*")) > 2000
 
-    try:
-        deadline = time.time() + 180
-        while not ready() and time.time() < deadline:
-            time.sleep(0.05)
-        process.send_signal(stop)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        process.kill()  # Never left running, whatever failed.
-    assert process.returncode == status, stderr
+    deadline = time.time() + 180
+    while not ready() and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def assert_partial_result(run_dir, when, stdout, stderr):
+    """The stopped run said so, without a traceback, and left a readable result and events."""
     assert "interrupted" in stdout and "Traceback" not in stderr
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"
@@ -147,6 +125,49 @@ def test_ctrl_c_or_sigterm_leaves_readable_partial_result(tmp_path, when, stop, 
         assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == result["epochs_completed"]
         events = EventAccumulator(str(run_dir / "train"), size_guidance={"scalars": 0}).Reload()
         assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= 99
+
+
+def deep_tanh_flags(tmp_path):
+    epochs = experiment.MAX_EPOCHS  # Far more than the test waits for.
+    return ["--model", "deep", "--epochs", epochs, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
+
+
+@pytest.mark.parametrize("when", ["at once", "after 100 epochs"])
+def test_sigterm_from_outside_leaves_readable_partial_result(tmp_path, when):
+    # SIGTERM is what kill, timeout and batch schedulers send: a fresh interpreter, stopped from outside.
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "mlp_tanh.py"), *map(str, deep_tanh_flags(tmp_path))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stop_when_ready(tmp_path / "logs" / "deep_tanh", when)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()  # Never left running, whatever failed.
+    assert process.returncode == 143, stderr
+    assert_partial_result(tmp_path / "logs" / "deep_tanh", when, stdout, stderr)
+
+
+@pytest.mark.parametrize("when", ["at once", "after 100 epochs"])
+def test_ctrl_c_leaves_readable_partial_result(tmp_path, when, run_main):
+    # Ctrl-C sends SIGINT to the script's process: here, this one, in which main() runs as the script's would.
+    run_dir, finished = tmp_path / "logs" / "deep_tanh", threading.Event()
+
+    def press_ctrl_c():
+        stop_when_ready(run_dir, when)  # The run directory exists only once main() handles the signals itself.
+        if not finished.is_set():  # Never into pytest itself.
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    try:
+        status, stdout, stderr = run_main("mlp_tanh", *deep_tanh_flags(tmp_path))
+    finally:
+        finished.set()
+    assert status == 130, stderr
+    assert_partial_result(run_dir, when, stdout, stderr)
 
 
 def test_an_unwritable_figure_dir_leaves_no_log_dir_behind(tmp_path, capsys):

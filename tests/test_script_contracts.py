@@ -1,4 +1,4 @@
-"""What the scripts promise beyond their output: light imports, and a missing Keras hook."""
+"""What the scripts promise beyond their output: light imports, and a missing or unreadable Keras hook."""
 
 import json
 
@@ -14,21 +14,48 @@ def test_the_data_script_imports_neither_pandas_nor_scipy(tmp_path):
     assert ours == ["gradient_lab", "gradient_lab.cli", "gradient_lab.plots", "gradient_lab.thresholds"]
 
 
-def test_without_the_private_keras_hook_one_line_then_plain_fit_trains(tmp_path):
+def test_without_the_private_keras_hook_one_line_then_plain_fit_trains(tmp_path, monkeypatch, run_main):
     import keras
 
-    args = ["--epochs", 2, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
-    outcome, process = run_audited("mlp_relu_deep.py", *args, drop_hook=True)
-    assert outcome["status"] == 2
-    assert process.stderr.strip().splitlines() == [
+    from gradient_lab import keras_internals
+
+    # As a Keras would be that renamed or dropped the private method.
+    monkeypatch.setattr(keras_internals, "PRIVATE_METRICS_READ", "_a_method_this_keras_does_not_have")
+    args = ["--epochs", 2, "--seeds", 2, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
+    status, _, stderr = run_main("mlp_relu_deep", *args)
+    assert status == 2
+    assert stderr.strip().splitlines() == [
         f"error: fast training relies on Keras's private Model._a_method_this_keras_does_not_have, which Keras "
         f"{keras.__version__} does not have or no longer calls from fit; rerun with --plain-fit"
     ]
     assert not (tmp_path / "logs").exists()
 
-    outcome, process = run_audited("mlp_relu_deep.py", *args, "--plain-fit", drop_hook=True)
-    assert outcome["status"] == 0, process.stderr
+    status, _, stderr = run_main("mlp_relu_deep", *args, "--plain-fit")
+    assert status == 0, stderr
     result = json.loads((tmp_path / "logs" / "deep_relu" / "result.json").read_text())
     assert result["config"]["plain_fit"] and result["epochs_completed"] == 2
     assert len(result["history"]["grad_norm/01_hidden_1/mean"]) == 2
     assert result["history"]["val_accuracy"][-1] == pytest.approx(result["test_accuracy"], abs=1e-6)
+
+
+def test_when_the_keras_source_cannot_be_read_one_line_not_a_traceback(tmp_path, monkeypatch, run_main):
+    import inspect
+
+    import keras
+
+    from gradient_lab import keras_internals
+
+    def no_source(function):
+        raise OSError("could not get source code")  # What inspect raises for an install without .py files.
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    with pytest.raises(keras_internals.MissingKerasHook, match="cannot be read"):
+        keras_internals.check()
+    status, _, stderr = run_main("mlp_tanh", "--epochs", 1, "--log-dir", tmp_path / "logs")
+    assert status == 2
+    assert stderr.strip().splitlines() == [
+        f"error: fast training relies on Keras's private Model._get_metrics_result_or_logs, and the source of "
+        f"Keras {keras.__version__}'s Model.fit, which should call it, cannot be read (could not get source code); "
+        f"rerun with --plain-fit"
+    ]
+    assert not (tmp_path / "logs").exists()

@@ -18,6 +18,21 @@ def single_run(name, seed, tmp_path, **overrides):
     return experiment.train_and_evaluate(config, tmp_path / "logs", figure_dir=None)
 
 
+_trained = {}
+
+
+def stacked_members(name):
+    """`train_stacked` of the model's seeds `SEEDS` for `EPOCHS` epochs, trained once per test worker."""
+    if name not in _trained:
+        _trained[name] = stacked.train_stacked(experiment.config_for(name, epochs=EPOCHS), SEEDS)
+    return _trained[name]
+
+
+# The tests that read `stacked_members` run on one test worker, so that each model trains once.
+shares_training = pytest.mark.xdist_group("stacked_members")
+
+
+@shares_training
 @pytest.mark.parametrize("name", ["shallow_tanh", "deep_tanh", "deep_relu"])
 def test_member_k_trains_as_seed_k_alone(name, tmp_path):
     config = experiment.config_for(name, epochs=EPOCHS)
@@ -35,7 +50,7 @@ def test_member_k_trains_as_seed_k_alone(name, tmp_path):
         expected = [fast_training.epoch_order(len(x), generator).numpy() for generator in generators]
         np.testing.assert_array_equal(model.member_orders(len(x)).numpy(), expected)
 
-    members = stacked.train_stacked(config, SEEDS)
+    members = stacked_members(name)
     for seed, member in zip(SEEDS, members):
         alone = single_run(name, seed, tmp_path)
         assert member["status"] == "completed" and member["epochs_completed"] == EPOCHS
@@ -100,9 +115,10 @@ def test_per_step_norms_on_request_are_those_the_epoch_averages(tmp_path):
     assert alone["epochs_completed"] == 2
 
 
+@shares_training
 def test_seeds_in_a_second_thread_beside_a_single_run_give_the_same_numbers(tmp_path):
     config = experiment.config_for("deep_relu", epochs=EPOCHS)
-    expected = stacked.train_stacked(config, SEEDS)
+    expected = stacked_members("deep_relu")
     alone = single_run("deep_relu", 0, tmp_path / "alone")
     thread = stacked.TrainingThread(config, SEEDS)
     beside = single_run("deep_relu", 0, tmp_path / "beside")  # Seed 0's story, while the seeds train.
@@ -110,6 +126,37 @@ def test_seeds_in_a_second_thread_beside_a_single_run_give_the_same_numbers(tmp_
     assert beside["history"] == alone["history"]
     assert [member["history"] for member in members] == [member["history"] for member in expected]
     assert [member["test_accuracy"] for member in members] == [member["test_accuracy"] for member in expected]
+
+
+def test_with_adam_member_k_trains_as_seed_k_alone(tmp_path):
+    # Adam keeps per-weight moments: one shared weight variable must still update each member on its own.
+    config = experiment.config_for("deep_relu", epochs=EPOCHS, optimizer="adam", learning_rate=0.005)
+    members = stacked.train_stacked(dataclasses.replace(config, diagnostics=False), SEEDS[:2])
+    for seed, member in zip(SEEDS[:2], members):
+        alone = experiment.train_and_evaluate(
+            dataclasses.replace(config, seed=seed, histogram_freq=0, diagnostics=False), tmp_path / "logs", None
+        )
+        assert alone["config"]["optimizer"] == "adam" and member["epochs_completed"] == EPOCHS
+        for key in ("loss", "val_accuracy", "grad_norm/01_hidden_1/mean", "grad_norm/06_output/max"):
+            np.testing.assert_allclose(member["history"][key], alone["history"][key], rtol=1e-5, atol=1e-7, err_msg=key)
+        assert member["test_accuracy"] == pytest.approx(alone["test_accuracy"], abs=1e-6)
+    sgd = stacked.train_stacked(dataclasses.replace(config, optimizer="sgd", diagnostics=False), SEEDS[:1])[0]
+    assert sgd["history"]["loss"][-1] != members[0]["history"]["loss"][-1]  # Adam did take other steps.
+
+
+def test_an_error_in_the_seeds_thread_is_raised_again_by_result():
+    def fail_at_the_second_epoch(epoch, logs):
+        if epoch == 1:
+            raise ValueError("a seed's callback failed")
+
+    thread = stacked.TrainingThread(
+        experiment.config_for("deep_relu", epochs=5, diagnostics=False),
+        SEEDS,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=fail_at_the_second_epoch)],
+    )
+    with pytest.raises(ValueError, match="a seed's callback failed"):
+        thread.result()
+    assert not thread.thread.is_alive()
 
 
 def test_a_cancelled_training_thread_stops_at_the_end_of_an_epoch():
@@ -124,10 +171,11 @@ def test_a_cancelled_training_thread_stops_at_the_end_of_an_epoch():
         thread.result()
 
 
+@shares_training
 @pytest.mark.parametrize("name", ["deep_tanh", "deep_relu"])
 def test_final_diagnostics_only_gives_the_last_epochs_values_and_the_same_verdict(name):
     config = experiment.config_for(name, epochs=EPOCHS)
-    every_epoch = stacked.train_stacked(config, SEEDS)
+    every_epoch = stacked_members(name)
     final_only = stacked.train_stacked(config, SEEDS, final_diagnostics_only=True)
     for full, last in zip(every_epoch, final_only):
         diagnostics_keys = [

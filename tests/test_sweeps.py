@@ -202,13 +202,15 @@ def test_study_script_runs_a_small_grid(tmp_path):
         (["studies.py", "depthh"], "unknown study 'depthh'"),
         (["multiseed.py", "--seeds", "0"], "--seeds: must be >= 1"),
         (["multiseed.py", "--seeds", "100000000"], "would need about"),
+        (["multiseed.py", "--epochs", "99999999999999999999"], "--epochs: must be <= 10000 (20 times the reference"),
+        (["studies.py", "depth", "--epochs", "10001"], "--epochs: must be <= 10000"),
         (["studies.py", "depth", "--depths", "100000"], "more than this lab builds"),
         (["studies.py", "depth", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
         (["multiseed.py", "--scheduler", "not an address"], "cannot reach the Dask scheduler"),
         (["studies.py", "depth", "--theory", "tests"], "--theory tests: cannot read it"),  # A folder, not JSON.
     ],
 )
-def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
+def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message, run_main):
     # Results where each command would write its first run: multiseed's and the depth study's.
     logs = tmp_path / "logs"
     finished = [
@@ -218,16 +220,26 @@ def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message):
     for path in finished:
         path.parent.mkdir(parents=True)
         path.write_text('{"status": "completed"}')
-    process = run_script(
-        *args, "--log-dir", logs, "--figure-dir", tmp_path / "figures", "--table-dir", tmp_path / "results"
+    script, *flags = args
+    status, _, stderr = run_main(
+        script.removesuffix(".py"),
+        *flags,
+        *("--log-dir", logs, "--figure-dir", tmp_path / "figures", "--table-dir", tmp_path / "results"),
     )
-    assert process.returncode == 2, process.stderr
-    assert process.stderr.startswith("error: ") and message in process.stderr
-    assert len(process.stderr.strip().splitlines()) == 1, process.stderr
+    assert status == 2, stderr
+    assert stderr.startswith("error: ") and message in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
     assert all(path.read_text() == '{"status": "completed"}' for path in finished)
     assert sorted(path.name for path in logs.rglob("*")) == sorted(
         ["shallow_tanh", "depth", "tanh_uniform01-depth1", "cell.json", "cell.json"]
     )
+
+
+def test_a_bad_sweep_flag_from_the_shell_is_one_line_and_no_traceback(tmp_path):
+    process = run_script("studies.py", "depthh", "--log-dir", tmp_path / "logs")
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: ") and "unknown study 'depthh'" in process.stderr
+    assert len(process.stderr.strip().splitlines()) == 1 and not (tmp_path / "logs").exists()
 
 
 def test_success_interval_is_the_wilson_score_interval():

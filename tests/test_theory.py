@@ -6,7 +6,6 @@ differences for the slopes chi_1, chi_c and xi_q, a Taylor series for the critic
 and TensorFlow's autodiff for the numpy backprop.
 """
 
-import json
 import math
 import re
 
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 import data
-from conftest import run_script
+from conftest import assert_png_shows, run_script
 from gradient_lab import (
     theory,
     theory_born_dead,
@@ -240,35 +239,72 @@ def test_log_length_figure_shows_measured_points_against_beta_and_the_theory():
     assert "5 beta" in " ".join(text.get_text() for text in ax.get_legend().get_texts())
 
 
-def test_born_dead_command_prints_the_probability():
-    process = run_script("theory.py", "born-dead", "--width", 5, "--depth", 20, "--nets", 1000)
-    assert process.returncode == 0, process.stderr
-    assert re.search(r"^P\(born dead\) = 0\.\d{3} ± 0\.\d{3}$", process.stdout, re.M)
-    assert "closed form for one input, 1 - (1 - 2^-5)^20 = 0.470" in process.stdout
+def test_born_dead_command_prints_the_probability(run_main):
+    status, out, err = run_main("theory", "born-dead", "--width", 5, "--depth", 20, "--nets", 1000)
+    assert status == 0, err
+    p, se = map(float, re.search(r"^P\(born dead\) = (0\.\d{3}) ± (0\.\d{3})$", out, re.M).groups())
+    assert se == pytest.approx(math.sqrt(p * (1 - p) / 1000), abs=6e-4)  # The binomial standard error.
+    assert "closed form for one input, 1 - (1 - 2^-5)^20 = 0.470" in out
 
 
-def test_depth_scale_command_prints_every_quantity():
-    process = run_script("theory.py", "depth-scale", "--weight-variance", 1.0, "--bias-variance", 0.05)
-    assert process.returncode == 0, process.stderr
-    for start in ("q* = ", "chi_1 = ", "c* = ", "chi_c = ", "xi_c = ", "trainable depth ~ 6 xi_c = "):
-        assert re.search(rf"^{re.escape(start)}\S", process.stdout, re.M), start
-    glorot = run_script("theory.py", "depth-scale", "--init", "glorot")
-    assert "xi_c = infinite" in glorot.stdout and "power law" in glorot.stdout
+def printed_numbers(text):
+    """`name = number` lines as {name: float}; `infinite ...` and words stay out."""
+    return {
+        name: float(value) for name, value in re.findall(r"^(.+?) = ([-+0-9.e]+)$", text, re.M) if value[-1].isdigit()
+    }
 
 
-@pytest.mark.parametrize("flags", [["born-dead", "--width", "0"], ["depth-scale", "--init", "uniform_0_1"], ["--bad"]])
-def test_bad_flags_exit_2_with_one_line(flags):
-    process = run_script("theory.py", *flags)
+def test_depth_scale_command_prints_every_quantity(run_main):
+    status, out, err = run_main("theory", "depth-scale", "--weight-variance", 1.0, "--bias-variance", 0.05)
+    assert status == 0, err
+    numbers = printed_numbers(out)
+    names = ["q*", "chi_1", "c*", "chi_c", "xi_q", "xi_c", "trainable depth ~ 6 xi_c"]
+    assert list(numbers) == names and all(math.isfinite(value) and value > 0 for value in numbers.values())
+    # Gauss-Hermite quadrature here: q* = sigma_w2 E[tanh(sqrt(q*) z)^2] + sigma_b2; chi_1 = sigma_w2 E[tanh'^2].
+    z, weights = np.polynomial.hermite_e.hermegauss(101)
+    weights = weights / weights.sum()
+    q = numbers["q*"]
+    assert q == pytest.approx(1.0 * np.sum(weights * np.tanh(math.sqrt(q) * z) ** 2) + 0.05, rel=1e-4)
+    assert numbers["chi_1"] == pytest.approx(np.sum(weights * (1 - np.tanh(math.sqrt(q) * z) ** 2) ** 2), rel=1e-4)
+    # Ordered phase (sigma_w2 = 1 is below the critical 1.76): c* = 1, so chi_c = chi_1 and xi_c = -1 / ln chi_c.
+    assert numbers["c*"] == 1 and numbers["chi_c"] == numbers["chi_1"]
+    assert numbers["xi_c"] == pytest.approx(-1 / math.log(numbers["chi_c"]), rel=1e-3)
+    assert numbers["trainable depth ~ 6 xi_c"] == pytest.approx(6 * numbers["xi_c"], rel=1e-3)
+    status, glorot, _ = run_main("theory", "depth-scale", "--init", "glorot")
+    assert status == 0 and printed_numbers(glorot)["q*"] == 0 and printed_numbers(glorot)["chi_1"] == 1
+    assert "xi_c = infinite" in glorot and "power law" in glorot
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["born-dead", "--width", "0"], "error: theory.py born-dead: argument --width: must be >= 1, got 0"),
+        (["depth-scale", "--init", "uniform_0_1"], "error: U(0, 1) weights have mean 1/2: mean-field theory"),
+        (["--bad"], "error: theory.py: unrecognized arguments: --bad"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(flags, message, run_main):
+    status, _, err = run_main("theory", *flags)
+    assert status == 2
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_bad_flag_from_the_shell_is_one_line_and_no_traceback():
+    process = run_script("theory.py", "born-dead", "--width", "0")
     assert process.returncode == 2
-    assert len(process.stderr.strip().splitlines()) == 1 and "Traceback" not in process.stderr
+    assert process.stderr.splitlines() == ["error: theory.py born-dead: argument --width: must be >= 1, got 0"]
 
 
-def test_full_run_writes_the_results_others_read_and_born_dead_prints_the_same_p(tmp_path):
+def test_full_run_writes_the_results_others_read_and_born_dead_prints_the_same_p(tmp_path, run_main):
     results = tmp_path / "results" / "theory.json"
     process = run_script("theory.py", "--seed", 1, "--results", results, "--figure-dir", tmp_path / "figures")
     assert process.returncode == 0, process.stderr
     theory_results = theory.load_theory(results)
-    assert json.loads(results.read_text()) == theory_results
+    assert theory_results["config"]["seed"] == 1
+    nets = theory_results["config"]["born_dead_nets"]
+    for row in theory_results["born_dead"]:  # Each row against its closed form and the binomial standard error.
+        assert row["closed_form"] == pytest.approx(1 - (1 - 2.0 ** -row["width"]) ** row["depth"], rel=1e-12)
+        assert row["se"] == pytest.approx(math.sqrt(row["p"] * (1 - row["p"]) / nets), abs=1e-12)
     depths, p, se = theory.born_dead_curve(theory_results, 5)
     assert depths.tolist() == [1, 2, 3, 5, 7, 10, 15, 20, 25, 30] and np.all(np.diff(p[2:]) > 0) and np.all(se >= 0)
     assert {
@@ -284,18 +320,25 @@ def test_full_run_writes_the_results_others_read_and_born_dead_prints_the_same_p
     } <= set(theory_results["tanh_depth_scale"]["glorot"])
     assert theory.tanh_trainable_depth(theory_results) is None
     assert theory.tanh_trainable_depth(theory_results, "example") == pytest.approx(94.7, abs=0.1)
-    row = theory_results["log_length_variance"][0]
-    assert {"width", "depth", "beta", "measured", "se", "predicted"} <= set(row)
-    assert {"depth", "first_layer_grad_norm", "last_layer_grad_norm", "attenuation_per_layer"} <= set(
-        theory_results["uniform_attenuation"][0]
-    )
+    for row in theory_results["log_length_variance"]:  # beta = sum of 1/width over the layers; 5 beta.
+        assert row["beta"] == pytest.approx(row["depth"] / row["width"]) and row["predicted"] == pytest.approx(
+            5 * row["beta"]
+        )
+        assert {"measured", "se"} <= set(row)
+    for row in theory_results["uniform_attenuation"]:
+        assert {"depth", "first_layer_grad_norm", "last_layer_grad_norm", "attenuation_per_layer"} <= set(row)
+        if row["depth"] > 1:  # The geometric mean of the layer ratios: (first / last)^(1 / (depth - 1)).
+            ratio = row["first_layer_grad_norm"] / row["last_layer_grad_norm"]
+            assert row["attenuation_per_layer"] == pytest.approx(ratio ** (1 / (row["depth"] - 1)), rel=1e-9)
     assert sorted(path.name for path in (tmp_path / "figures").iterdir()) == [
         "theory_born_dead.png",
         "theory_log_length_variance.png",
         "theory_tanh_lengths.png",
     ]
+    figure = tmp_path / "figures" / "theory_born_dead.png"
+    assert_png_shows(figure, tmp_path, theory_plots.save_born_dead, theory_results["born_dead"])
     # One number per question: the subcommand, same seed, prints the table's p for (5, 20).
     table_p = next(row["p"] for row in theory_results["born_dead"] if (row["width"], row["depth"]) == (5, 20))
-    command = run_script("theory.py", "--seed", 1, "born-dead", "--width", 5, "--depth", 20)
-    assert command.returncode == 0, command.stderr
-    assert f"P(born dead) = {table_p:.3f} ± " in command.stdout
+    status, out, err = run_main("theory", "--seed", 1, "born-dead", "--width", 5, "--depth", 20)
+    assert status == 0, err
+    assert f"P(born dead) = {table_p:.3f} ± " in out
