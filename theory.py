@@ -1,6 +1,7 @@
 """What theory predicts for the lab's nets at initialisation, before a single training step.
 
 Run:    python theory.py                  (everything, at the sizes below: results/theory.json, figures)
+        python theory.py --quick          (everything with a tenth of the nets: a first look in seconds)
         python theory.py born-dead --width 5 --depth 20
         python theory.py depth-scale --activation tanh --weight-variance 1.0 --bias-variance 0.05
         python theory.py depth-scale --init glorot
@@ -92,10 +93,16 @@ def uniform(x, y, nets, seed):
     return rows
 
 
-def everything(x, y, seed, figure_dir, results_path):
-    """All four at the config's sizes, with a short summary; writes results/theory.json and the figures."""
+def everything(x, y, seed, figure_dir, results_path, fraction=1):
+    """All four with `fraction` of the config's Monte Carlo sizes, with a short summary; writes the JSON and figures.
+
+    `fraction` 1/10 (`--quick`) gives standard errors about 3 times larger; the JSON's config says which sizes ran.
+    """
     started = time.perf_counter()
-    dead = theory_tables.born_dead_table(WIDTHS, DEPTHS, x, BORN_DEAD_NETS, seed)
+    dead_nets, length_nets, uniform_nets, glorot_nets = (
+        max(2, round(n * fraction)) for n in (BORN_DEAD_NETS, LENGTH_NETS, UNIFORM_NETS, GLOROT_NETS)
+    )
+    dead = theory_tables.born_dead_table(WIDTHS, DEPTHS, x, dead_nets, seed)
     print(f"wrote {theory_plots.save_born_dead(dead, figure_dir / 'theory_born_dead.png')}")
     for r in (r for r in dead if r["width"] == 5 and r["depth"] in (10, 20, 30)):
         print(f"P(born dead), 5 x {r['depth']}: {r['p']:.3f} ± {r['se']:.3f} (one input: {r['closed_form']:.3f})")
@@ -104,7 +111,7 @@ def everything(x, y, seed, figure_dir, results_path):
     print(f"tanh's edge of chaos at sigma_b2 = {EXAMPLE[1]}: sigma_w2 = {scales['critical_weight_variance']:.4f}")
     print(f"sigma_w2, sigma_b2 = {EXAMPLE}: xi_c = {example['xi_c']:.2f}, 6 xi_c = {example['trainable_depth']:.1f}")
     print(f"Glorot, zero biases: {scales['glorot']['note']}")
-    drifts = theory_tables.linear_drift_table(DRIFT_WIDTHS, GLOROT_NETS, seed)
+    drifts = theory_tables.linear_drift_table(DRIFT_WIDTHS, glorot_nets, seed)
     for r in drifts:
         factor = math.exp(r["drift"])
         print(f"linear {r['width']}-unit layers, {r['initializer']}: |h|^2 x{factor:.3f} per layer", end="")
@@ -112,7 +119,7 @@ def everything(x, y, seed, figure_dir, results_path):
     lengths = [
         row
         for width, initializer in [(width, "glorot_uniform") for width in WIDTHS] + [(5, "orthogonal")]
-        for row in theory_mean_field.tanh_lengths(width, DEPTHS, x, GLOROT_NETS, seed, initializer)
+        for row in theory_mean_field.tanh_lengths(width, DEPTHS, x, glorot_nets, seed, initializer)
     ]
     print(f"wrote {theory_plots.save_tanh_lengths(lengths, figure_dir / 'theory_tanh_lengths.png')}")
     results = {
@@ -120,10 +127,16 @@ def everything(x, y, seed, figure_dir, results_path):
         "tanh_depth_scale": scales,
         "finite_width": lengths,
         "linear_drift": drifts,
-        "log_length_variance": width_against_depth(x, LENGTH_NETS, seed, figure_dir),
-        "uniform_attenuation": uniform(x, y, UNIFORM_NETS, seed),
+        "log_length_variance": width_against_depth(x, length_nets, seed, figure_dir),
+        "uniform_attenuation": uniform(x, y, uniform_nets, seed),
         "uniform_note": theory_mean_field.UNIFORM_NOTE,
-        "config": dict(seed=seed, born_dead_nets=BORN_DEAD_NETS, length_nets=LENGTH_NETS, uniform_nets=UNIFORM_NETS),
+        "config": dict(
+            seed=seed,
+            born_dead_nets=dead_nets,
+            length_nets=length_nets,
+            uniform_nets=uniform_nets,
+            glorot_nets=glorot_nets,
+        ),
     }
     results["config"]["seconds"] = time.perf_counter() - started
     print(f"wrote {cli.atomic_write_text(results_path, json.dumps(results, indent=1) + chr(10))}")
@@ -131,11 +144,13 @@ def everything(x, y, seed, figure_dir, results_path):
 
 def parse_flags(argv):
     parser = cli.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog="--seed, --figure-dir and --results go before the subcommand."
+        description=__doc__.splitlines()[0],
+        epilog="--seed, --figure-dir, --results and --quick go before the subcommand; --quick is for the full run.",
     )
     parser.add_argument("--seed", type=cli.non_negative_int, default=SEED, help="default: %(default)s")
     parser.add_argument("--figure-dir", default="figures", help="default: %(default)s")
     parser.add_argument("--results", default="results/theory.json", help="default: %(default)s")
+    parser.add_argument("--quick", action="store_true", help="the full run with a tenth of the Monte Carlo nets")
     commands = parser.add_subparsers(dest="command", metavar="{born-dead,depth-scale,width,uniform}")
     dead = commands.add_parser("born-dead", help="P(a ReLU + he_uniform net is born dead) on the training inputs")
     dead.add_argument("--width", type=cli.positive_int(), default=5, help="default: %(default)s")
@@ -180,7 +195,7 @@ def main(argv=None):
     elif args.command == "uniform":
         uniform(x_train, y_train, args.nets, args.seed)
     else:
-        everything(x_train, y_train, args.seed, figure_dir, args.results)
+        everything(x_train, y_train, args.seed, figure_dir, args.results, fraction=0.1 if args.quick else 1)
 
 
 if __name__ == "__main__":

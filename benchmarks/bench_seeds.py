@@ -21,7 +21,6 @@ Run:  python benchmarks/bench_seeds.py [--seeds 20] [--model deep_relu] [--round
       python benchmarks/bench_seeds.py --script [--base a97df6b] [--rounds 5]
 """
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -89,11 +88,11 @@ def time_scripts(base, rounds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=cli.positive_int(2), default=20, help="default: %(default)s")
     parser.add_argument("--model", choices=sorted(experiment.MODELS), default="deep_relu", help="default: %(default)s")
     parser.add_argument("--rounds", type=cli.positive_int(), default=5, help="default: %(default)s")
-    parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
+    parser.add_argument("--epochs", type=experiment.epochs_flag, default=500, help="default: %(default)s")
     parser.add_argument("--script", action="store_true", help="also time the whole mlp_relu_deep.py against --base's")
     parser.add_argument("--base", default="a97df6b", help="the revision of the one-seed script (default: %(default)s)")
     args = parser.parse_args(argv)

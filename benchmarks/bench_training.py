@@ -222,7 +222,7 @@ def parse_args(argv):
         default="deep_tanh",
         help="model to benchmark (default: %(default)s)",
     )
-    parser.add_argument("--epochs", type=cli.positive_int(), default=500, help="default: %(default)s")
+    parser.add_argument("--epochs", type=experiment.epochs_flag, default=500, help="default: %(default)s")
     parser.add_argument(
         "--repeats", type=cli.positive_int(), default=3, help="timed runs of the port (default: %(default)s)"
     )

@@ -134,13 +134,16 @@ def train_cell(cell, log_dir):
     return record
 
 
+SCHEDULER_TIMEOUT = 5  # Seconds to reach a Dask scheduler before giving up.
+
+
 @contextlib.contextmanager
 def dask_backend(address):
     """Connects to the Dask scheduler at `address` and makes it joblib's backend; exits 2 if it cannot."""
     from dask.distributed import Client
 
     try:
-        client = Client(address, timeout=5)
+        client = Client(address, timeout=SCHEDULER_TIMEOUT)
     except (OSError, TimeoutError, ValueError, TypeError) as error:
         cli.fail(f"cannot reach the Dask scheduler at {address!r}: {error}")
     try:

@@ -11,21 +11,22 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, run_script
+from conftest import ROOT
 
 # A row of the benchmark's table: variant, min s, median s, speedup by min and by median, test accuracy.
 TABLE_ROW = re.compile(r"((?:port|ours)\b.*?)\s+(\d+\.\d\d)\s+(\d+\.\d\d)\s+(\d+\.\d)x\s+(\d+\.\d)x\s+(\d\.\d{3})")
 
 
-def test_benchmark_smoke_prints_the_numbers_it_measured(tmp_path):
+def test_benchmark_smoke_prints_the_numbers_it_measured(tmp_path, capsys):
+    # In this process: the benchmarks' true subprocess runs are test_script_contracts.py's bad-flag ones.
     bench = load_benchmark()
-    process = run_script(
-        "benchmarks/bench_training.py",
-        *("--model", "shallow_tanh", "--epochs", 2, "--repeats", 1, "--ours-repeats", 1),
-        *("--json", tmp_path / "measured.json"),
+    bench.main(
+        [
+            *("--model", "shallow_tanh", "--epochs", "2", "--repeats", "1", "--ours-repeats", "1"),
+            *("--json", str(tmp_path / "measured.json")),
+        ]
     )
-    assert process.returncode == 0, process.stderr
-    lines = process.stdout.strip().splitlines()
+    lines = capsys.readouterr().out.strip().splitlines()
     rows = {match[1]: match.groups()[1:] for match in map(TABLE_ROW.fullmatch, lines) if match}
     measured = json.loads((tmp_path / "measured.json").read_text())["shallow_tanh"]
     seconds, accuracies = measured["seconds"], measured["test_accuracy"]
@@ -71,8 +72,8 @@ def assert_real_test_accuracies(accuracies, bench, log_dir):
     assert accuracies[bench.OURS] == pytest.approx(result["test_accuracy"], abs=1e-6)
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_training", ROOT / "benchmarks" / "bench_training.py")
+def load_benchmark(name="bench_training"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     return bench
@@ -165,10 +166,9 @@ def test_default_base_revision_becomes_a_package_that_imports_only_from_itself(t
             assert not {name.split(".")[0] for name in imported} & local_names, (path.name, imported)
 
 
-def test_seeds_benchmark_prints_what_it_measured():
-    process = run_script("benchmarks/bench_seeds.py", "--seeds", 3, "--rounds", 1, "--epochs", 3)
-    assert process.returncode == 0, process.stderr
-    lines = process.stdout.strip().splitlines()
+def test_seeds_benchmark_prints_what_it_measured(capsys):
+    load_benchmark("bench_seeds").main(["--seeds", "3", "--rounds", "1", "--epochs", "3"])
+    lines = capsys.readouterr().out.strip().splitlines()
     one, stacked = (
         re.match(r"(one seed|stacked seeds) +median (\d+\.\d+) s.*accuracy (\d\.\d{3})$", line).groups()
         for line in lines[:2]

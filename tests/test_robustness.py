@@ -86,6 +86,8 @@ def test_nan_loss_stops_with_message_and_keeps_logs(tmp_path):
         "50",
         "--learning-rate",
         "1e9",
+        "--seeds",
+        "1",  # Seed 0 alone: the NaN is seed 0's.
         "--log-dir",
         tmp_path / "logs",
         "--figure-dir",
@@ -127,14 +129,16 @@ def assert_partial_result(run_dir, when, stdout, stderr):
         assert len(events.Scalars("grad_norm/01_hidden_1/mean")) >= 99
 
 
-def deep_tanh_flags(tmp_path):
+def deep_tanh_flags(tmp_path, seeds=20):
     epochs = experiment.MAX_EPOCHS  # Far more than the test waits for.
-    return ["--model", "deep", "--epochs", epochs, "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
+    outputs = ["--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"]
+    return ["--model", "deep", "--epochs", epochs, "--seeds", seeds, *outputs]
 
 
-@pytest.mark.parametrize("when", ["at once", "after 100 epochs"])
-def test_sigterm_from_outside_leaves_readable_partial_result(tmp_path, when):
-    # SIGTERM is what kill, timeout and batch schedulers send: a fresh interpreter, stopped from outside.
+def test_sigterm_from_outside_leaves_readable_partial_result(tmp_path):
+    # SIGTERM is what kill, timeout and batch schedulers send: a fresh interpreter, stopped from outside
+    # as soon as it starts (after 100 epochs: in this process, below).
+    when = "at once"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "mlp_tanh.py"), *map(str, deep_tanh_flags(tmp_path))],
         stdout=subprocess.PIPE,
@@ -151,22 +155,32 @@ def test_sigterm_from_outside_leaves_readable_partial_result(tmp_path, when):
     assert_partial_result(tmp_path / "logs" / "deep_tanh", when, stdout, stderr)
 
 
-@pytest.mark.parametrize("when", ["at once", "after 100 epochs"])
-def test_ctrl_c_leaves_readable_partial_result(tmp_path, when, run_main):
-    # Ctrl-C sends SIGINT to the script's process: here, this one, in which main() runs as the script's would.
+@pytest.mark.parametrize(
+    "when, stop, status",
+    [
+        ("at once", signal.SIGINT, 130),
+        ("after 100 epochs", signal.SIGINT, 130),
+        ("after 100 epochs", signal.SIGTERM, 143),
+    ],
+)
+def test_ctrl_c_or_sigterm_leaves_readable_partial_result(tmp_path, when, stop, status, run_main):
+    # Ctrl-C sends SIGINT to the script's process, kill SIGTERM: here, to this one, in which main() runs as
+    # the script's would.
     run_dir, finished = tmp_path / "logs" / "deep_tanh", threading.Event()
 
-    def press_ctrl_c():
+    def send_signal():
         stop_when_ready(run_dir, when)  # The run directory exists only once main() handles the signals itself.
         if not finished.is_set():  # Never into pytest itself.
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), stop)
 
-    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    threading.Thread(target=send_signal, daemon=True).start()
     try:
-        status, stdout, stderr = run_main("mlp_tanh", *deep_tanh_flags(tmp_path))
+        # After 100 epochs, seed 0 alone: the seeds' thread, stopped at once above, would only add work here.
+        seeds = 20 if when == "at once" else 1
+        returned, stdout, stderr = run_main("mlp_tanh", *deep_tanh_flags(tmp_path, seeds))
     finally:
         finished.set()
-    assert status == 130, stderr
+    assert returned == status, stderr
     assert_partial_result(run_dir, when, stdout, stderr)
 
 

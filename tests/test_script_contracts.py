@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_audited
+from conftest import run_audited, run_script
 
 
 def test_the_data_script_imports_neither_pandas_nor_scipy(tmp_path):
@@ -59,3 +59,23 @@ def test_when_the_keras_source_cannot_be_read_one_line_not_a_traceback(tmp_path,
         f"rerun with --plain-fit"
     ]
     assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["studies.py", "depthh", "--log-dir", "logs"], "error: unknown study 'depthh'; choose from depth, "),
+        (["multiseed.py", "--seeds", "0", "--log-dir", "logs"], "error: multiseed.py: argument --seeds: must be >= 1"),
+        (
+            ["benchmarks/bench_training.py", "--epochs", "10001"],
+            "error: bench_training.py: argument --epochs: must be <= 10000",
+        ),
+        (["benchmarks/bench_seeds.py", "--seeds", "1"], "error: bench_seeds.py: argument --seeds: must be >= 2, got 1"),
+    ],
+)
+def test_a_bad_flag_from_the_shell_is_one_line_and_nothing_written(tmp_path, command, message):
+    # The true subprocess runs of these commands (their other tests call main(argv) in this process).
+    process = run_script(*command, cwd=tmp_path)
+    assert process.returncode == 2
+    assert len(process.stderr.splitlines()) == 1 and process.stderr.startswith(message), process.stderr
+    assert list(tmp_path.iterdir()) == []
