@@ -63,28 +63,24 @@ def build_mlp(
         An uncompiled `keras.Sequential`.
     """
     check_activation(activation)
-    model = keras.Sequential([keras.Input(shape=(num_inputs,))], name="mlp")
 
     def layer_seed(index):
         return None if seed is None else seed * 1000 + index
 
-    for index in range(1, num_hidden_layers + 1):
-        model.add(
-            layers.Dense(
-                width,
-                activation=activation,
-                name=f"hidden_{index}",
-                kernel_initializer=get_initializer(initializer, layer_seed(index)),
-            )
-        )
-    model.add(
+    hidden = [
         layers.Dense(
-            1,
-            activation="sigmoid",
-            name="output",
-            kernel_initializer=get_initializer(output_initializer, layer_seed(0)),
+            width,
+            activation=activation,
+            name=f"hidden_{index}",
+            kernel_initializer=get_initializer(initializer, layer_seed(index)),
         )
+        for index in range(1, num_hidden_layers + 1)
+    ]
+    output = layers.Dense(
+        1, activation="sigmoid", name="output", kernel_initializer=get_initializer(output_initializer, layer_seed(0))
     )
+    # All layers at once: `Sequential.add` rebuilds the model's graph after each layer (quadratic in depth).
+    model = keras.Sequential([keras.Input(shape=(num_inputs,)), *hidden, output], name="mlp")
     return model
 
 
