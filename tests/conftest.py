@@ -127,20 +127,18 @@ def run_audited(script, *args):
 # of one worker waiting at the end while the other runs a long test it picked up last.
 LONGEST_FIRST = [
     "test_scripts.py",  # One group: the run_all.py smoke run and the tests that read it.
-    "test_theory.py::test_full_run",
-    "test_headline.py::test_twenty_seeds_of_500_epochs_learn_as_the_headline_says[deep_tanh]",
-    "test_robustness.py::test_ctrl_c_or_sigterm_leaves_readable_partial_result[after",
-    "test_headline.py::test_twenty_seeds_of_500_epochs_learn_as_the_headline_says[deep_relu]",
-    "test_stacked.py::test_member_k",  # With the test_stacked.py tests that share its training (one group).
-    "test_benchmark.py::test_benchmark_smoke",
-    "test_sweeps.py::test_finished_cells_are_skipped",
-    "test_sweeps.py::test_multiseed_script",
     "test_robustness.py::test_nan_loss",
-    "test_sweeps.py::test_study_script",
-    "test_benchmark.py::test_seeds_benchmark",
     "test_grad_logging.py::test_copied_alone",
-    "test_robustness.py::test_sigterm_from_outside_leaves_readable_partial_result",
+    "test_robustness.py::test_sigterm_from_outside",
     "test_headline.py",
+    "test_stacked.py::test_member_k",  # With the test_stacked.py tests that share its training (one group).
+    "test_theory.py::test_full_run",
+    "test_stacked.py::test_with_adam",
+    "test_grad_logging.py::test_plain_and_fast",
+    "test_diagnostics.py::test_born_dead_fraction",
+    "test_robustness.py::test_ctrl_c_or_sigterm",
+    "test_benchmark.py::test_benchmark_smoke",
+    "test_script_contracts.py",
 ]
 
 

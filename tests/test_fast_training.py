@@ -26,12 +26,12 @@ class EvaluateEveryEpoch(keras.callbacks.Callback):
 def test_a_callback_that_evaluates_gets_keras_own_numbers_and_changes_nothing():
     (x, y), validation = data.load_circles()
     plain = fast_training.fit_whole_epochs(
-        reference_model(), x, y, epochs=30, batch_size=32, validation_data=validation
+        reference_model(), x, y, epochs=10, batch_size=32, validation_data=validation
     ).history
     model = reference_model()
     callback = EvaluateEveryEpoch(x, y)
     history = fast_training.fit_whole_epochs(
-        model, x, y, epochs=30, batch_size=32, validation_data=validation, callbacks=[callback]
+        model, x, y, epochs=10, batch_size=32, validation_data=validation, callbacks=[callback]
     ).history
     assert history == plain  # Evaluating in between does not touch the training or its logs.
     after = model.evaluate(x, y, verbose=0, return_dict=True)
