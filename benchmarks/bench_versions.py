@@ -173,7 +173,7 @@ def parse_args(argv):
         help="model to benchmark (default: %(default)s)",
     )
     parser.add_argument(
-        "--epochs", type=cli.positive_int(), default=500, help="of every run, the check's too (default: %(default)s)"
+        "--epochs", type=experiment.epochs_flag, default=500, help="every run's, the check's too (default: %(default)s)"
     )
     return parser.parse_args(argv)
 
