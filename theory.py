@@ -100,7 +100,7 @@ def everything(x, y, seed, figure_dir, results_path, fraction=1):
     """
     started = time.perf_counter()
     dead_nets, length_nets, uniform_nets, glorot_nets = (
-        max(2, round(n * fraction)) for n in (BORN_DEAD_NETS, LENGTH_NETS, UNIFORM_NETS, GLOROT_NETS)
+        round(n * fraction) for n in (BORN_DEAD_NETS, LENGTH_NETS, UNIFORM_NETS, GLOROT_NETS)
     )
     dead = theory_tables.born_dead_table(WIDTHS, DEPTHS, x, dead_nets, seed)
     print(f"wrote {theory_plots.save_born_dead(dead, figure_dir / 'theory_born_dead.png')}")
@@ -173,6 +173,8 @@ def parse_flags(argv):
 def main(argv=None):
     args = parse_flags(argv)
     figure_dir = Path(args.figure_dir)
+    if args.quick and args.command:
+        cli.fail(f"--quick is for the full run; {args.command} takes its own sizes (theory.py {args.command} --help)")
     if args.command is None:  # Exit 2 on a bad output path now, before any work.
         cli.writable_dirs(figure_dir, Path(args.results).parent)
     elif args.command == "width":

@@ -169,7 +169,7 @@ def test_multiseed_script_writes_table_and_figure(tmp_path, run_main):
 
 
 def test_study_script_runs_a_small_grid(tmp_path, run_main):
-    # In this process: studies.py's true subprocess run is the bad-name one below.
+    # In this process: studies.py's true subprocess run is test_script_contracts.py's bad-name one.
     args = [
         "--seeds",
         1,

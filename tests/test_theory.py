@@ -281,6 +281,7 @@ def test_depth_scale_command_prints_every_quantity(run_main):
         (["born-dead", "--width", "0"], "error: theory.py born-dead: argument --width: must be >= 1, got 0"),
         (["depth-scale", "--init", "uniform_0_1"], "error: U(0, 1) weights have mean 1/2: mean-field theory"),
         (["--bad"], "error: theory.py: unrecognized arguments: --bad"),
+        (["--quick", "born-dead"], "error: --quick is for the full run; born-dead takes its own sizes"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(flags, message, run_main):
