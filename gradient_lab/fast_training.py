@@ -118,9 +118,9 @@ def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data
     order = epoch_order(num_samples, seed_generator)
     x, y = tf.gather(x, order), tf.gather(y, order)
     keras_train_step = type(model).train_step.__get__(model)
-    num_full_batches, remainder = divmod(num_samples, batch_size)
+    num_batches = -(-num_samples // batch_size)  # The last batch holds the remainder.
 
-    with _tracing_epoch(num_full_batches + bool(remainder)) as epoch:
+    with _tracing_epoch(num_batches) as epoch:
 
         def train_batch(batch):
             start = batch * batch_size
@@ -129,10 +129,7 @@ def _train_one_epoch(model, data, *, batch_size, seed_generator, validation_data
             return (batch + 1,)
 
         # Keras traces train_step without AutoGraph, so the batch loop is an explicit while_loop.
-        tf.while_loop(lambda batch: batch < num_full_batches, train_batch, (tf.constant(0),))
-        if remainder:
-            epoch.batch = tf.constant(num_full_batches)
-            keras_train_step((x[-remainder:], y[-remainder:]))
+        tf.while_loop(lambda batch: batch < num_batches, train_batch, (tf.constant(0),))
         epoch.batch = None
         logs = model.get_metrics_result()
         if validation_data is not None:

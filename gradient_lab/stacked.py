@@ -103,7 +103,7 @@ class StackedMLP(keras.Model):
         self.seed_generators = [keras.random.SeedGenerator(seed) for seed in seeds]
         self.validation_data = tuple(tf.constant(array) for array in validation_data)
         self.alive = tf.Variable(tf.ones([members], tf.bool), trainable=False)
-        self.num_batches = -(-num_samples // batch_size)
+        self.num_batches = -(-num_samples // batch_size)  # The last batch holds the remainder.
         # All members' weights are one variable, `[members, weights]`: kernel, bias, kernel, ... So
         # the optimizer updates one variable per step, not two per layer, and each step's gradient
         # is already the flat row the ring stores (each op costs about as much as a layer's arithmetic).
@@ -149,16 +149,13 @@ class StackedMLP(keras.Model):
         orders = self.member_orders(num_samples)
         xs, ys = tf.gather(x, orders), tf.gather(tf.reshape(y, [-1, 1]), orders)  # [members, samples, ...]
         self.sums.assign(tf.zeros_like(self.sums))
-        full, remainder = divmod(num_samples, self.batch_size)
 
         def train_batch(batch):
             start = batch * self.batch_size
             self._train_on(batch, xs[:, start : start + self.batch_size], ys[:, start : start + self.batch_size])
             return (batch + 1,)
 
-        tf.while_loop(lambda batch: batch < full, train_batch, (tf.constant(0),))
-        if remainder:
-            self._train_on(tf.constant(full), xs[:, -remainder:], ys[:, -remainder:])
+        tf.while_loop(lambda batch: batch < self.num_batches, train_batch, (tf.constant(0),))
         return self._epoch_logs()
 
     def _train_on(self, batch, x, y):
