@@ -1,9 +1,12 @@
 """Shared test helpers: the repo on sys.path, runners for the real scripts, a figure check, the test order."""
 
+import ast
+import contextlib
 import gc
-import importlib
+import io
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -38,31 +41,36 @@ def pytest_configure(config):
         cli.start_tensorflow(ops_at_a_time=2)
 
 
-@pytest.fixture
-def run_main(capsys, monkeypatch):
-    """Runs `<module>.main(argv)` in this process, as `python <module>.py <argv>` would; returns (status, out, err).
+def run_in_this_process(script, *args):
+    """Runs `python <script> <args>` in this process, as `__main__`; returns (status, stdout, stderr).
 
-    A fresh interpreter would add TensorFlow's start (3 to 5 s) and nothing these tests check: each
-    command keeps a true subprocess run of its own elsewhere. The signal handlers that a training
-    run installs (`cli.stop_on_signals`) are put back afterwards.
+    A fresh interpreter would add TensorFlow's start (3 to 5 s) and nothing these tests check: the
+    script's own `if __name__ == "__main__"` line runs, with `sys.argv` as the shell would set it.
+    The signal handlers that a training run installs (`cli.stop_on_signals`) are put back afterwards.
     """
     from gradient_lab import cli
 
-    def run(module, *argv):
-        monkeypatch.setattr(sys, "argv", [f"{module}.py", *map(str, argv)])  # Error lines name the script.
-        handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            status = importlib.import_module(module).main([str(arg) for arg in argv]) or 0
-        except SystemExit as stop:
-            status = stop.code
-        finally:
-            for number, handler in handlers.items():
-                signal.signal(number, handler)
-            cli._stop_requested = None
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
+    argv, handlers = sys.argv, {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    sys.argv = [str(ROOT / script), *map(str, args)]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            runpy.run_path(str(ROOT / script), run_name="__main__")
+        status = 0
+    except SystemExit as stop:
+        status = stop.code or 0
+    finally:
+        sys.argv = argv
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        cli._stop_requested = None
+    return status, stdout.getvalue(), stderr.getvalue()
 
-    return run
+
+@pytest.fixture
+def run_main():
+    """`run_main("mlp_tanh", *args)`: `python mlp_tanh.py <args>` in this process (`run_in_this_process`)."""
+    return lambda module, *args: run_in_this_process(f"{module}.py", *args)
 
 
 def assert_png_shows(path, tmp_path, save, *data):
@@ -82,11 +90,51 @@ def assert_png_shows(path, tmp_path, save, *data):
     assert len(colours) > 10, f"{path} is (nearly) blank"
 
 
-# Runs a script's main() in a fresh interpreter and prints its exit status, this repo's modules
-# it loaded, and every import of pandas or dask in them (and of scipy outside seed_statistics).
-# scikit-learn itself imports scipy, and pandas where it is installed.
+def imported_names(path):
+    """Every module name that the file at `path` imports, at its top or inside a function."""
+    names = []
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def heavy_imports(paths):
+    """Every import of pandas or Dask in the files at `paths`, and of SciPy outside seed_statistics.py.
+
+    SciPy gives the seeds' confidence intervals (seed_statistics); pandas and Dask are the sweeps'.
+    scikit-learn itself imports SciPy, and pandas where it is installed: only our own files count.
+    """
+    heavy = set()
+    for path in map(Path, paths):
+        for name in imported_names(path):
+            top = name.split(".")[0]
+            if top in ("pandas", "dask") or top == "scipy" and path.name != "seed_statistics.py":
+                heavy.add(f"{path.relative_to(ROOT)}: {name}")
+    return sorted(heavy)
+
+
+def our_files_imported_by(script):
+    """The repo's files that `script` can import, directly or through others (without running any)."""
+    found, waiting = set(), [ROOT / script]
+    while waiting:
+        path = waiting.pop()
+        if path in found:
+            continue
+        found.add(path)
+        for name in imported_names(path):
+            candidate = ROOT / (name.replace(".", "/") + ".py")  # gradient_lab.x, or a top-level script.
+            if name.split(".")[0] in ("gradient_lab", *(p.stem for p in ROOT.glob("*.py"))) and candidate.exists():
+                waiting.append(candidate)
+    return sorted(found)
+
+
+# Runs a script as `__main__` in a fresh interpreter and prints its exit status and the repo's modules
+# it loaded, with their files.
 RUNNER = """
-    import ast, json, runpy, sys
+    import json, runpy, sys
     sys.path.insert(0, {root!r})
     sys.argv = [{script!r}, *{args!r}]
     try:
@@ -94,31 +142,22 @@ RUNNER = """
         status = 0
     except SystemExit as stop:
         status = stop.code
-    heavy = []
-    ours = [module.__file__ for module in list(sys.modules.values())
-            if (getattr(module, "__file__", None) or "").startswith({root!r})]
-    for path in [{script!r}, *ours]:
-        for node in ast.walk(ast.parse(open(path).read())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module] + [node.module + "." + alias.name for alias in node.names]
-            else:
-                continue
-            # SciPy gives the seeds' confidence intervals (seed_statistics); pandas and Dask are the sweeps'.
-            heavy += [path + ": " + name for name in names if name.split(".")[0] in ("pandas", "dask")
-                      or name.split(".")[0] == "scipy" and not path.endswith("seed_statistics.py")]
-    modules = sorted(name for name, module in list(sys.modules.items())
-                     if (getattr(module, "__file__", None) or "").startswith({root!r}))
-    print(json.dumps({{"status": status, "heavy": sorted(set(heavy)), "modules": modules}}))
+    ours = {{name: module.__file__ for name, module in list(sys.modules.items())
+            if (getattr(module, "__file__", None) or "").startswith({root!r})}}
+    print(json.dumps({{"status": status, "modules": sorted(ours), "files": sorted(ours.values())}}))
 """
 
 
 def run_audited(script, *args):
-    """Runs a script's main() in a fresh interpreter; returns its outcome (`status`, `heavy`) and the process."""
+    """Runs `python <script> <args>` in a fresh interpreter; returns its outcome and the process.
+
+    The outcome: the exit `status`, the repo's `modules` it loaded, and `heavy`, their imports (and
+    the script's) of pandas, Dask or SciPy (`heavy_imports`).
+    """
     code = textwrap.dedent(RUNNER).format(root=str(ROOT), script=str(ROOT / script), args=[str(a) for a in args])
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     outcome = json.loads(process.stdout.strip().splitlines()[-1])
+    outcome["heavy"] = heavy_imports([ROOT / script, *outcome["files"]])
     return outcome, process
 
 
@@ -132,7 +171,6 @@ LONGEST_FIRST = [
     "test_robustness.py::test_sigterm_from_outside",
     "test_headline.py",
     "test_stacked.py::test_member_k",  # With the test_stacked.py tests that share its training (one group).
-    "test_theory.py::test_full_run",
     "test_stacked.py::test_with_adam",
     "test_grad_logging.py::test_plain_and_fast",
     "test_diagnostics.py::test_born_dead_fraction",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_audited, run_script
+from conftest import ROOT, heavy_imports, our_files_imported_by, run_audited, run_script
 
 
 def test_the_data_script_imports_neither_pandas_nor_scipy(tmp_path):
@@ -12,6 +12,15 @@ def test_the_data_script_imports_neither_pandas_nor_scipy(tmp_path):
     assert outcome["status"] == 0 and outcome["heavy"] == [], process.stderr
     ours = [name for name in outcome["modules"] if not name.startswith("__")]  # The script runs as __main__.
     assert ours == ["gradient_lab", "gradient_lab.cli", "gradient_lab.plots", "gradient_lab.thresholds"]
+
+
+def test_what_the_training_scripts_can_import_imports_neither_pandas_nor_dask():
+    # Read, not run: every file of ours that run_all.py (the three models, their seeds, compare.py) can
+    # import, at its top or inside a function. The sweeps' files do import them: the check is not blind.
+    files = our_files_imported_by("run_all.py")
+    assert {ROOT / "mlp_tanh.py", ROOT / "gradient_lab" / "stacked.py", ROOT / "compare.py"} <= set(files)
+    assert heavy_imports(files) == []
+    assert "gradient_lab/sweeps.py: dask.distributed" in heavy_imports(our_files_imported_by("studies.py"))
 
 
 def test_without_the_private_keras_hook_one_line_then_plain_fit_trains(tmp_path, monkeypatch, run_main):
@@ -74,7 +83,7 @@ def test_when_the_keras_source_cannot_be_read_one_line_not_a_traceback(tmp_path,
     ],
 )
 def test_a_bad_flag_from_the_shell_is_one_line_and_nothing_written(tmp_path, command, message):
-    # The true subprocess runs of these commands (their other tests call main(argv) in this process).
+    # The true subprocess runs of these commands (their other tests run them in this process).
     process = run_script(*command, cwd=tmp_path)
     assert process.returncode == 2
     assert len(process.stderr.splitlines()) == 1 and process.stderr.startswith(message), process.stderr

@@ -1,10 +1,11 @@
 """Smoke runs of the real scripts in a temporary directory: exit status, output, figures, JSON, events.
 
 One `python run_all.py` (mlp_tanh.py's two models, mlp_relu_deep.py's, then compare.py, each
-with its seeds) feeds most tests here; mlp_tanh.py and mlp_relu_deep.py also run alone in a
-fresh interpreter in test_robustness.py (Ctrl-C, SIGTERM, a bad flag, a NaN loss).
+with its seeds), run as `__main__` in this process, feeds most tests here; mlp_tanh.py and
+mlp_relu_deep.py also run in a fresh interpreter in test_robustness.py (SIGTERM, a NaN loss).
 """
 
+import collections
 import json
 import re
 import shutil
@@ -14,13 +15,14 @@ import pytest
 from scipy import stats
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import assert_png_shows, run_audited, run_script
+from conftest import assert_png_shows, run_in_this_process
 from gradient_lab import experiment, plots, recording
 
 RESULT_LINE = re.compile(r"^(\w+)\s+Train: (\d\.\d{3}), Test: (\d\.\d{3})  \((\d+\.\d) s\)$", re.M)
 SEEDS_LINE = re.compile(r"^  over (\d+) seeds: test (.*)$", re.M)
 EPOCHS, SEEDS = 4, 5
 MODELS = ["shallow_tanh", "deep_tanh", "deep_relu"]
+Output = collections.namedtuple("Output", "stdout stderr")
 # One test worker runs this whole file, so that the smoke run's fixture runs once.
 pytestmark = pytest.mark.xdist_group("script_smoke_runs")
 
@@ -32,16 +34,15 @@ def read_events(run_dir):
 
 @pytest.fixture(scope="module")
 def run_all(tmp_path_factory):
-    """`python run_all.py` for a few epochs with its seeds' TensorBoard logs; returns the directory and the process."""
+    """`python run_all.py` for a few epochs with its seeds' TensorBoard logs; returns the directory and output."""
     workdir = tmp_path_factory.mktemp("run_all")
-    outcome, process = run_audited(
+    status, stdout, stderr = run_in_this_process(
         "run_all.py",
         *("--epochs", EPOCHS, "--seeds", SEEDS, "--seed-logs"),
         *("--log-dir", workdir / "logs", "--figure-dir", workdir / "figures"),
     )
-    assert outcome["status"] == 0, process.stderr
-    assert outcome["heavy"] == []  # No module of ours that training loads imports pandas or dask.
-    return workdir, process
+    assert status == 0, stderr
+    return workdir, Output(stdout, stderr)
 
 
 def saved_result(workdir, model):
@@ -215,9 +216,11 @@ def test_compare_reads_saved_results(run_all, tmp_path):
     shutil.copytree(workdir / "logs", tmp_path / "logs")
     # A later run killed (SIGKILL) while its model was being built: a folder without a result.
     (tmp_path / "logs" / "deep_relu-2" / "train").mkdir(parents=True)
-    process = run_script("compare.py", "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures")
-    assert process.returncode == 0, process.stderr
-    for line, model in zip(process.stdout.splitlines(), MODELS):
+    status, stdout, stderr = run_in_this_process(
+        "compare.py", "--log-dir", tmp_path / "logs", "--figure-dir", tmp_path / "figures"
+    )
+    assert status == 0, stderr
+    for line, model in zip(stdout.splitlines(), MODELS):
         result = saved_result(workdir, model)
         accuracies = f"Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}"
         assert line == f"{model:<13s} {accuracies}  (run {model}, seed 0)"  # The killed run's folder is skipped.

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import data
-from conftest import assert_png_shows, run_script
+from conftest import assert_png_shows
 from gradient_lab import (
     theory,
     theory_born_dead,
@@ -294,8 +294,8 @@ def test_full_run_writes_the_results_others_read_and_born_dead_prints_the_same_p
     results = tmp_path / "results" / "theory.json"
     # --quick: every Monte Carlo size a tenth of the full run's, the same code.
     args = ("--seed", 1, "--quick", "--results", results, "--figure-dir", tmp_path / "figures")
-    process = run_script("theory.py", *args)
-    assert process.returncode == 0, process.stderr
+    status, _, err = run_main("theory", *args)
+    assert status == 0, err
     theory_results = theory.load_theory(results)
     sizes = ("born_dead_nets", "length_nets", "uniform_nets", "glorot_nets")
     assert [theory_results["config"][key] for key in ("seed", *sizes)] == [1, 400, 1000, 20, 40]
