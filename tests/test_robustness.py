@@ -62,7 +62,7 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
 
 
 def test_a_bad_flag_is_the_whole_of_stderr(tmp_path, run_main):
-    # As from the shell; the fresh interpreters of the Ctrl-C tests below run the same `__main__` path.
+    # As from the shell: the script's own `__main__` path (in this process, as the Ctrl-C tests below).
     status, _, stderr = run_main("mlp_tanh", "--momentum", "1.5", "--log-dir", tmp_path / "logs")
     assert status == 2
     assert stderr.strip().splitlines() == ["error: mlp_tanh.py: argument --momentum: must be < 1, got 1.5"]
