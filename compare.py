@@ -9,7 +9,7 @@ Run:  python compare.py [--log-dir logs] [--figure-dir figures]
 """
 
 from gradient_lab import cli
-from gradient_lab import recording
+from gradient_lab.records import run as recording
 
 
 def main(argv=None):
@@ -22,12 +22,13 @@ def main(argv=None):
         cli.fail(f"no completed runs under {args.log_dir!r}; run `python run_all.py` first")
     figure_dir = cli.writable_dir(args.figure_dir)
 
-    from gradient_lab import plots  # Imported after the checks: matplotlib is slow to import.
+    # Imported after the checks: matplotlib is slow to import.
+    from gradient_lab.figures import training as training_figures
 
     for name, result in latest.items():
         accuracy = f"Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}"
         print(f"{name:<13s} {accuracy}  (run {result['run_name']}, seed {result['seed']})")
-    print(f"wrote {plots.save_comparison(latest, figure_dir / 'comparison.png')}")
+    print(f"wrote {training_figures.save_comparison(latest, figure_dir / 'comparison.png')}")
 
 
 if __name__ == "__main__":

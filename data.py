@@ -82,9 +82,9 @@ def main(argv=None):
     for name, x, y in [("train", x_train, y_train), ("test", x_test, y_test)]:
         print(f"{name:5s} {len(x)} points, {class_balance(y):.1%} inner circle (class 1)")
 
-    from gradient_lab import plots  # Imported here so that `import data` stays light.
+    from gradient_lab.figures import training as training_figures  # Imported here so that `import data` stays light.
 
-    path = plots.save_circles(x_train, y_train, x_test, y_test, figure_dir / "circles.png", args.noise)
+    path = training_figures.save_circles(x_train, y_train, x_test, y_test, figure_dir / "circles.png", args.noise)
     print(f"wrote {path}")
 
 

@@ -22,10 +22,10 @@ from keras import layers
 
 import data
 from gradient_lab import experiment
-from gradient_lab.fast_gradients import FastGradientNormLogger
+from gradient_lab.tf_speed.gradient_logger import FastGradientNormLogger
 from gradient_lab.models import get_initializer
-from gradient_lab.recording import Run
-from gradient_lab.tensorboard_events import EpochMetricsLogger
+from gradient_lab.records.run import Run
+from gradient_lab.tf_speed.tensorboard_events import EpochMetricsLogger
 
 # 1. The config: the reference experiment's values. Each one is a flag (see --help). Change them
 #    here or with flags, not in the code below: the run's records are made from them.
@@ -101,7 +101,7 @@ def train(name, depth, args):
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard, as keras's TensorBoard.
         ]
         # As model.fit(x_train, y_train, batch_size, epochs, validation_data, callbacks), with each
-        # epoch in one TensorFlow call (gradient_lab/fast_training.py); --plain-fit calls model.fit.
+        # epoch in one TensorFlow call (gradient_lab/tf_speed/whole_epochs.py); --plain-fit calls model.fit.
         run.fit(
             model,
             x_train,
@@ -113,7 +113,7 @@ def train(name, depth, args):
         )
 
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
-    #    stacked computation (gradient_lab/stacked.py), for the distribution beside it. They
+    #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it. They
     #    started with the run, in a second thread, so this mostly waits for them.
     run.train_seeds(args.seeds, args.seed_logs)
 

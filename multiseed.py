@@ -14,8 +14,8 @@ Writes: logs/multiseed/<model>/cell.json (every seed's result), results/multisee
 
 from gradient_lab import cli
 from gradient_lab import experiment
-from gradient_lab import seed_tables
-from gradient_lab import sweeps
+from gradient_lab.sweeps import tables as seed_tables
+from gradient_lab.sweeps import runner
 
 MODELS = ("shallow_tanh", "deep_tanh", "deep_relu")
 
@@ -23,21 +23,21 @@ MODELS = ("shallow_tanh", "deep_tanh", "deep_relu")
 def main(argv=None):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=cli.positive_int(), default=20, help="seeds per model (default: %(default)s)")
-    sweeps.add_sweep_flags(parser, "logs/multiseed")
+    runner.add_sweep_flags(parser, "logs/multiseed")
     args = parser.parse_args(argv)
     cells = [
-        sweeps.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), range(args.seeds))
+        runner.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), range(args.seeds))
         for model in MODELS
     ]
-    sweeps.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
-    sweeps.check_output_dirs(args)
-    run_results = sweeps.run_sweep(cells, args.log_dir, args.jobs, args.scheduler, args.progress)
+    runner.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
+    runner.check_output_dirs(args)
+    run_results = runner.run_sweep(cells, args.log_dir, args.jobs, args.scheduler, args.progress)
 
     seed_tables.report(run_results, lambda result: result["config"]["model"], "model", f"{args.table_dir}/multiseed")
 
-    from gradient_lab import plots
+    from gradient_lab.figures import many_seeds as many_seeds_figures
 
-    print(f"wrote {plots.save_multiseed(run_results, f'{args.figure_dir}/multiseed.png')}")
+    print(f"wrote {many_seeds_figures.save_multiseed(run_results, f'{args.figure_dir}/multiseed.png')}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import compare
 import mlp_relu_deep
 import mlp_tanh
 from gradient_lab import cli, experiment
-from gradient_lab.recording import Run
+from gradient_lab.records.run import Run
 
 
 def main(argv=None):

@@ -15,7 +15,7 @@
                conventional initializer, at depth 5 and 15.
 
 The depth study's figure draws the theory's predictions beside the measurements, from
-results/theory.json (`python theory.py` computes it).
+results/predictions.json (`python theory.py` computes it).
 
 Run:  python studies.py depth [--seeds 20] [--jobs 2] [--scheduler tcp://host:8786]
 Writes: logs/studies/<study>/<cell>/cell.json, results/<study>.{csv,md}, figures/study_<study>.png.
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from gradient_lab import cli
 from gradient_lab import experiment
-from gradient_lab import seed_tables
-from gradient_lab import sweeps
+from gradient_lab.sweeps import tables as seed_tables
+from gradient_lab.sweeps import runner
 
 # name -> (activation, hidden initializer, output initializer). The conventional pairings:
 # Glorot for sigmoid and tanh, He for the ReLU family (GELU and swish included), LeCun
@@ -77,11 +77,11 @@ class Study:
     extra: dict = None  # Extra axes, name -> {label: Config overrides}.
 
     def cells(self, seeds, epochs):
-        """Returns the study's grid as `sweeps.Cell`s, each one configuration's `seeds` seeds."""
+        """Returns the study's grid as `runner.Cell`s, each one configuration's `seeds` seeds."""
         variants = [(label, overrides) for axis in (self.extra or {}).values() for label, overrides in axis.items()]
         variants = variants or [("", {})]
         return [
-            sweeps.Cell(
+            runner.Cell(
                 f"{configuration}{'-' + label if label else ''}-depth{depth}",
                 cell_config(configuration, depth, 0, epochs, **overrides),
                 range(seeds),
@@ -147,11 +147,11 @@ def group_label(result):
 
 
 def read_theory(path):
-    """`theory.load_theory(path)`: None if there is no such file, one error line and exit 2 if it cannot be read."""
-    from gradient_lab import theory
+    """`predictions.load_theory(path)`; None if there is no such file, one error line and exit 2 if unreadable."""
+    from gradient_lab.theory import predictions
 
     try:
-        return theory.load_theory(path)
+        return predictions.load_theory(path)
     except (OSError, ValueError) as error:  # ValueError: not JSON.
         cli.fail(f"--theory {path}: cannot read it ({error})")
 
@@ -161,8 +161,10 @@ def main(argv=None):
     parser.add_argument("study", help=f"one of: {', '.join(STUDIES)}")
     parser.add_argument("--seeds", type=cli.positive_int(), help="seeds per grid cell (default: the study's)")
     parser.add_argument("--depths", type=cli.positive_int(), nargs="+", help="override the study's depths")
-    sweeps.add_sweep_flags(parser, "logs/studies")
-    parser.add_argument("--theory", default="results/theory.json", help="theory.py's results (default: %(default)s)")
+    runner.add_sweep_flags(parser, "logs/studies")
+    parser.add_argument(
+        "--theory", default="results/predictions.json", help="theory.py's results (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if args.study not in STUDIES:
         cli.fail(f"unknown study {args.study!r}; choose from {', '.join(STUDIES)}")
@@ -171,18 +173,20 @@ def main(argv=None):
         study = dataclasses.replace(study, depths=tuple(args.depths))
     cells = study.cells(args.seeds or study.default_seeds, args.epochs)
     log_dir = f"{args.log_dir}/{study.name}"
-    sweeps.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
-    sweeps.check_output_dirs(args)
+    runner.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
+    runner.check_output_dirs(args)
     predictions = read_theory(args.theory)  # What `python theory.py` computed, drawn beside the measurements.
-    run_results = sweeps.run_sweep(cells, log_dir, args.jobs, args.scheduler, args.progress)
+    run_results = runner.run_sweep(cells, log_dir, args.jobs, args.scheduler, args.progress)
 
     seed_tables.report(run_results, group_label, "cell", f"{args.table_dir}/{study.name}")
 
-    from gradient_lab import plots
+    from gradient_lab.figures import many_seeds as many_seeds_figures
 
     if predictions is None and study.name == "depth":
         print(f"no {args.theory}: run `python theory.py` to draw the theory's curves beside the measurements")
-    path = plots.save_study(study.name, run_results, f"{args.figure_dir}/study_{study.name}.png", predictions)
+    path = many_seeds_figures.save_study(
+        study.name, run_results, f"{args.figure_dir}/study_{study.name}.png", predictions
+    )
     print(f"wrote {path}")
 
 

@@ -40,7 +40,7 @@ ONE_SEED, STACKED = "one seed", "stacked seeds"
 
 def variants(model, seeds, epochs, log_root):
     """The two things to time, `{name: function returning a test accuracy}`."""
-    from gradient_lab import stacked
+    from gradient_lab.tf_speed import stacked
 
     config = experiment.config_for(model, epochs=epochs)
 

@@ -95,7 +95,7 @@ def compare_accuracy_spread(models, seeds, epochs, jobs):
     """Prints the test accuracy over seeds of the port and of ours, side by side."""
     import joblib
 
-    from gradient_lab import seed_statistics
+    from gradient_lab.sweeps import intervals
 
     cells = [(variant, model, seed) for model in models for variant in (PORT, OURS) for seed in range(seeds)]
     accuracies = joblib.Parallel(n_jobs=jobs)(
@@ -106,7 +106,7 @@ def compare_accuracy_spread(models, seeds, epochs, jobs):
     for model in models:
         for variant in (PORT, OURS):
             values = [accuracy for (v, m, _), accuracy in zip(cells, accuracies) if (v, m) == (variant, model)]
-            summary = seed_statistics.accuracy_summary(values)
+            summary = intervals.accuracy_summary(values)
             print(
                 f"{model:<13s} {variant:<28s} {summary['mean']:6.3f} {summary['std']:6.3f} {min(values):6.3f} "
                 f"{max(values):6.3f} {summary['success_rate']:7.0%}"

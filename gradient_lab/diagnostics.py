@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import grad_logging
-from gradient_lab import fast_gradients
+from gradient_lab.tf_speed import gradient_logger
 from gradient_lab.thresholds import (
     EXPLODING_RATIO,
     MOSTLY,
@@ -71,8 +71,8 @@ class LayerDiagnostics(keras.callbacks.Callback):
             [threshold.get(self.kinds[layer], np.inf) ** 2 for layer in layer_of_unit], tf.float32
         )
         weights = [weight for layer in self.layers for weight in layer.trainable_weights]
-        self._weight_positions = fast_gradients.flat_positions(weights)
-        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), fast_gradients.layer_sizes(self.layers)))
+        self._weight_positions = gradient_logger.flat_positions(weights)
+        self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), gradient_logger.layer_sizes(self.layers)))
 
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""

@@ -175,7 +175,8 @@ def check_flags(args, depths):
         if Path(args.run_name).name != args.run_name or args.run_name in ("", ".", ".."):
             cli.fail(f"--run-name must be a plain directory name, got {args.run_name!r}")
     cli.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
-    from gradient_lab import keras_internals, models
+    from gradient_lab import models
+    from gradient_lab.tf_speed import keras_internals
 
     try:
         models.check_activation(args.activation)
@@ -225,7 +226,9 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     cli.start_tensorflow()
     import keras
 
-    from gradient_lab import fast_gradients, recording, tensorboard_events
+    from gradient_lab.tf_speed import gradient_logger
+    from gradient_lab.records import run as recording
+    from gradient_lab.tf_speed import tensorboard_events
 
     run = recording.Run(config, log_dir, run_name, overwrite)
     with run.recorded():
@@ -236,7 +239,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         if config.grad_logging:
             steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
             callbacks.append(
-                fast_gradients.FastGradientNormLogger(
+                gradient_logger.FastGradientNormLogger(
                     run.dir,
                     histogram_freq=config.histogram_freq,
                     per_step=config.per_step,

@@ -102,16 +102,16 @@ def imported_names(path):
 
 
 def heavy_imports(paths):
-    """Every import of pandas or Dask in the files at `paths`, and of SciPy outside seed_statistics.py.
+    """Every import of pandas or Dask in the files at `paths`, and of SciPy outside sweeps/intervals.py.
 
-    SciPy gives the seeds' confidence intervals (seed_statistics); pandas and Dask are the sweeps'.
+    SciPy gives the seeds' confidence intervals (sweeps/intervals.py); pandas and Dask are the sweeps'.
     scikit-learn itself imports SciPy, and pandas where it is installed: only our own files count.
     """
-    heavy = set()
+    heavy, intervals = set(), ROOT / "gradient_lab" / "sweeps" / "intervals.py"
     for path in map(Path, paths):
         for name in imported_names(path):
             top = name.split(".")[0]
-            if top in ("pandas", "dask") or top == "scipy" and path.name != "seed_statistics.py":
+            if top in ("pandas", "dask") or top == "scipy" and path != intervals:
                 heavy.add(f"{path.relative_to(ROOT)}: {name}")
     return sorted(heavy)
 
@@ -125,9 +125,10 @@ def our_files_imported_by(script):
             continue
         found.add(path)
         for name in imported_names(path):
-            candidate = ROOT / (name.replace(".", "/") + ".py")  # gradient_lab.x, or a top-level script.
-            if name.split(".")[0] in ("gradient_lab", *(p.stem for p in ROOT.glob("*.py"))) and candidate.exists():
-                waiting.append(candidate)
+            if name.split(".")[0] not in ("gradient_lab", *(p.stem for p in ROOT.glob("*.py"))):
+                continue
+            module = ROOT / name.replace(".", "/")  # gradient_lab.x.y, or a top-level script.
+            waiting += [path for path in (module.with_suffix(".py"), module / "__init__.py") if path.exists()]
     return sorted(found)
 
 

@@ -49,8 +49,8 @@ def test_data_script_writes_figure_and_prints_balance(tmp_path, run_main):
     (x_train, y_train), (x_test, y_test) = data.load_circles()
     train, test = (f"{100 * np.mean(y == 1):.1f}% inner circle (class 1)" for y in (y_train, y_test))
     assert out.splitlines()[:2] == [f"train 500 points, {train}", f"test  500 points, {test}"]
-    from gradient_lab import plots
+    from gradient_lab.figures import training as training_figures
 
     figure = tmp_path / "figures" / "circles.png"
     assert out.splitlines()[2] == f"wrote {figure}"
-    assert_png_shows(figure, tmp_path, plots.save_circles, x_train, y_train, x_test, y_test)
+    assert_png_shows(figure, tmp_path, training_figures.save_circles, x_train, y_train, x_test, y_test)

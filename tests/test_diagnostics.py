@@ -7,7 +7,8 @@ import pytest
 import data
 from gradient_lab import diagnostics
 from gradient_lab import experiment
-from gradient_lab import fast_gradients, fast_training
+from gradient_lab.tf_speed import gradient_logger
+from gradient_lab.tf_speed import whole_epochs
 import grad_logging
 from gradient_lab import models
 from gradient_reference import tape_layer_norms
@@ -17,7 +18,7 @@ LEARNING_RATE = 1e-9  # Small enough that the weights do not move within the tes
 
 def one_epoch_logs(model, x, y):
     models.compile_mlp(model, learning_rate=LEARNING_RATE, momentum=0.0)
-    callbacks = [fast_gradients.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)]
+    callbacks = [gradient_logger.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)]
     history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0, callbacks=callbacks).history
     return {key: values[0] for key, values in history.items()}
 
@@ -69,13 +70,13 @@ def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
     models.compile_mlp(functional, learning_rate=LEARNING_RATE, momentum=0.0)
     for model in (sequential, functional):
         # `fast_fit`: computed inside the epoch's own call. One full batch, so shuffling changes nothing.
-        history = fast_training.fit_whole_epochs(
+        history = whole_epochs.fit_whole_epochs(
             model,
             x,
             y,
             epochs=1,
             batch_size=len(x),
-            callbacks=[fast_gradients.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)],
+            callbacks=[gradient_logger.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)],
         ).history
         for key, value in expected.items():
             if key.split("/")[0] in ("saturation", "activation_mean", "activation_std", "update_ratio"):
@@ -184,7 +185,7 @@ def test_constant_output_against_a_forward_pass_by_hand():
 
 
 def test_stacked_members_are_born_dead_as_their_single_nets_are():
-    from gradient_lab import stacked
+    from gradient_lab.tf_speed import stacked
 
     (x, y), validation = data.load_circles()
     config = experiment.config_for("deep_relu", num_hidden_layers=20)
@@ -217,12 +218,13 @@ def test_a_single_run_of_a_born_dead_seed_says_so(tmp_path):
 
 def test_born_dead_fraction_of_kerass_own_weights_matches_the_theorys_monte_carlo():
     """Two independent draws of one probability: Keras's seeded he_uniform nets against theory.py's numpy nets."""
-    from gradient_lab import stacked, theory
+    from gradient_lab.tf_speed import stacked
+    from gradient_lab.theory import predictions
 
     (x, y), validation = data.load_circles()
     seeds = list(range(300))
     model = stacked.stacked_mlp(experiment.config_for("deep_relu", num_hidden_layers=20), seeds, (x, y), validation)
     fraction = np.mean(model.born_dead)
-    p, se = theory.born_dead_probability(5, 20, x, 4000, seed=0)
+    p, se = predictions.born_dead_probability(5, 20, x, 4000, seed=0)
     assert abs(fraction - p) < 4 * np.hypot(se, np.sqrt(p * (1 - p) / len(seeds)))
     assert 0.15 < fraction < 0.45  # Far from the one-input closed form's 0.47 and from 0.

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import data
-from gradient_lab import fast_gradients, fast_training
+from gradient_lab.tf_speed import gradient_logger
+from gradient_lab.tf_speed import whole_epochs
 import grad_logging
 from gradient_lab import models
 from gradient_reference import (
@@ -24,9 +25,9 @@ def test_fast_fit_norms_match_tape_over_two_epochs():
     model = models.compile_mlp(models.build_mlp(5, 5, "tanh", "uniform_0_1", "uniform_0_1"), LEARNING_RATE, MOMENTUM)
     reference = keras.models.clone_model(model)
     reference.set_weights(model.get_weights())
-    logger = fast_gradients.FastGradientNormLogger()
+    logger = gradient_logger.FastGradientNormLogger()
     # One full batch per epoch: shuffling the order does not change the gradient.
-    history = fast_training.fit_whole_epochs(model, x, y, epochs=2, batch_size=len(x), callbacks=[logger]).history
+    history = whole_epochs.fit_whole_epochs(model, x, y, epochs=2, batch_size=len(x), callbacks=[logger]).history
     keys = grad_logging.layer_keys(model)
     assert keys == ["01_hidden_1", "02_hidden_2", "03_hidden_3", "04_hidden_4", "05_hidden_5", "06_output"]
 
@@ -46,12 +47,12 @@ def test_mean_and_max_over_several_steps_and_last_step_histograms(tmp_path, monk
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     if not keeps_gradients:  # What a model too large to keep whole gradients gets.
-        monkeypatch.setattr(fast_gradients, "MAX_RING_VALUES", 0)
+        monkeypatch.setattr(gradient_logger, "MAX_RING_VALUES", 0)
     (x, y), _ = data.load_circles(num_samples=96)
     keras.utils.set_random_seed(4)
     model = models.compile_mlp(models.build_mlp(2, 5, "relu", "he_uniform"), learning_rate=0.0, momentum=0.0)
     model.optimizer.learning_rate.assign(0.0)  # Frozen weights: every step's gradient is known in advance.
-    logger = fast_gradients.FastGradientNormLogger(tmp_path)
+    logger = gradient_logger.FastGradientNormLogger(tmp_path)
     history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[logger]).history
     assert logger.tracker.keeps_gradients == keeps_gradients
     starts = range(0, len(x), 16)
@@ -73,7 +74,7 @@ def test_per_step_norms_reach_tensorboard(tmp_path):
     (x, y), _ = data.load_circles(num_samples=128)  # 64 training points, 4 batches
     keras.utils.set_random_seed(6)
     model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform"))
-    logger = fast_gradients.FastGradientNormLogger(tmp_path, per_step=True)
+    logger = gradient_logger.FastGradientNormLogger(tmp_path, per_step=True)
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger]).history
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"scalars": 0}).Reload()
     for key in logger.tracker.keys:
@@ -87,8 +88,8 @@ def test_per_step_norms_reach_tensorboard(tmp_path):
 def test_a_replacing_tracker_wraps_the_optimizer_once():
     (x, y), _ = data.load_circles(num_samples=64)
     model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
-    first = fast_gradients.GradientNormTracker(model, capacity=8)
-    second = fast_gradients.GradientNormTracker(model, capacity=64)
+    first = gradient_logger.GradientNormTracker(model, capacity=8)
+    second = gradient_logger.GradientNormTracker(model, capacity=64)
     assert second.original_apply == first.original_apply
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # 2 steps.
     steps, rows = second.unread_steps()
@@ -107,8 +108,8 @@ def test_fast_fit_with_a_ring_of_one_epoch_over_several_epochs(tmp_path):
         models.build_mlp(3, 5, "tanh", "glorot_uniform", seed=7), learning_rate=0.0, momentum=0.0
     )
     expected, grads = tape_layer_norms(model, x, y)  # Frozen weights, one full batch: every epoch alike.
-    logger = fast_gradients.FastGradientNormLogger(tmp_path, max_steps_per_epoch=1)
-    history = fast_training.fit_whole_epochs(model, x, y, epochs=3, batch_size=len(x), callbacks=[logger]).history
+    logger = gradient_logger.FastGradientNormLogger(tmp_path, max_steps_per_epoch=1)
+    history = whole_epochs.fit_whole_epochs(model, x, y, epochs=3, batch_size=len(x), callbacks=[logger]).history
     keys = grad_logging.layer_keys(model)
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"histograms": 0}).Reload()
     for epoch in range(3):
@@ -128,10 +129,10 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
     model = models.compile_mlp(
         models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=8), learning_rate=0.0, momentum=0.0
     )
-    logger = fast_gradients.FastGradientNormLogger(
+    logger = gradient_logger.FastGradientNormLogger(
         tmp_path, per_step=True, max_steps_per_epoch=5
     )  # Not a multiple of 4.
-    history = fast_training.fit_whole_epochs(model, x, y, epochs=2, batch_size=16, callbacks=[logger], seed=3).history
+    history = whole_epochs.fit_whole_epochs(model, x, y, epochs=2, batch_size=16, callbacks=[logger], seed=3).history
     keys = grad_logging.layer_keys(model)
     events = EventAccumulator(str(tmp_path / "train"), size_guidance={"scalars": 0, "histograms": 0}).Reload()
     seed_generator = keras.random.SeedGenerator(3)  # fast_fit's shuffle, replayed: which points each step saw.
@@ -153,11 +154,11 @@ def test_fast_fit_numbers_an_epochs_steps_by_its_batches_remainder_included(tmp_
 def test_more_steps_than_the_ring_holds_is_an_error_not_a_wrong_number():
     (x, y), _ = data.load_circles(num_samples=128)  # 64 training points: 4 batches of 16.
     model = models.compile_mlp(models.build_mlp(2, 5, "tanh", "glorot_uniform", seed=1))
-    tracker = fast_gradients.GradientNormTracker(model, capacity=2)
+    tracker = gradient_logger.GradientNormTracker(model, capacity=2)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     steps, rows = tracker.unread_steps()
     assert int(steps) == 4 and rows.shape[0] == 2  # Only the last two are left.
     # fast_fit shows Keras one step per epoch, so only the epoch's end can tell.
-    logger = fast_gradients.FastGradientNormLogger(max_steps_per_epoch=2)
+    logger = gradient_logger.FastGradientNormLogger(max_steps_per_epoch=2)
     with pytest.raises(RuntimeError, match="4 optimizer steps in one epoch, more than the capacity 2"):
-        fast_training.fit_whole_epochs(model, x, y, epochs=1, batch_size=16, callbacks=[logger])
+        whole_epochs.fit_whole_epochs(model, x, y, epochs=1, batch_size=16, callbacks=[logger])

@@ -4,7 +4,9 @@ import keras
 import pytest
 
 import data
-from gradient_lab import experiment, fast_training, keras_internals
+from gradient_lab import experiment
+from gradient_lab.tf_speed import whole_epochs
+from gradient_lab.tf_speed import keras_internals
 
 
 def reference_model(name="deep_relu"):
@@ -25,12 +27,12 @@ class EvaluateEveryEpoch(keras.callbacks.Callback):
 
 def test_a_callback_that_evaluates_gets_keras_own_numbers_and_changes_nothing():
     (x, y), validation = data.load_circles()
-    plain = fast_training.fit_whole_epochs(
+    plain = whole_epochs.fit_whole_epochs(
         reference_model(), x, y, epochs=10, batch_size=32, validation_data=validation
     ).history
     model = reference_model()
     callback = EvaluateEveryEpoch(x, y)
-    history = fast_training.fit_whole_epochs(
+    history = whole_epochs.fit_whole_epochs(
         model, x, y, epochs=10, batch_size=32, validation_data=validation, callbacks=[callback]
     ).history
     assert history == plain  # Evaluating in between does not touch the training or its logs.
@@ -45,4 +47,4 @@ def test_without_the_private_hook_fast_training_stops_with_the_keras_version(mon
     monkeypatch.setattr(keras_internals, "PRIVATE_METRICS_READ", "_a_method_this_keras_does_not_have")
     (x, y), _ = data.load_circles(num_samples=64)
     with pytest.raises(keras_internals.MissingKerasHook, match=f"Keras {keras.__version__} .*--plain-fit"):
-        fast_training.fit_whole_epochs(reference_model(), x, y, epochs=1, batch_size=32)
+        whole_epochs.fit_whole_epochs(reference_model(), x, y, epochs=1, batch_size=32)

@@ -9,7 +9,8 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 
-from gradient_lab import plots, study_plots
+from gradient_lab.figures import training as training_figures
+from gradient_lab.figures import many_seeds as many_seeds_figures
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +82,7 @@ def test_circles_show_each_split_by_class():
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (60, 2))
     y = (np.hypot(*x.T) < 0.6).astype(float)
-    figure = plots.draw_circles(x[:40], y[:40], x[40:], y[40:], noise=0.3)
+    figure = training_figures.draw_circles(x[:40], y[:40], x[40:], y[40:], noise=0.3)
     train_ax, test_ax = figure.axes
     for ax, points, labels in [(train_ax, x[:40], y[:40]), (test_ax, x[40:], y[40:])]:
         outer, inner = scatter_offsets(ax)
@@ -95,7 +96,7 @@ def test_circles_show_each_split_by_class():
 def test_learning_curves_show_the_history():
     result = make_result()
     history = result["history"]
-    accuracy_ax, loss_ax = plots.draw_learning_curves(result).axes
+    accuracy_ax, loss_ax = training_figures.draw_learning_curves(result).axes
     for ax, keys in [(accuracy_ax, ("accuracy", "val_accuracy")), (loss_ax, ("loss", "val_loss"))]:
         assert len(ax.get_lines()) == 2 and legend_labels(ax) == ["train", "test"]
         for (x, y), key in zip(line_data(ax), keys):
@@ -106,7 +107,7 @@ def test_learning_curves_show_the_history():
 
 def test_gradient_norms_one_line_per_layer_in_layer_order():
     result = make_result(depth=4)
-    (ax,) = plots.draw_gradient_norms(result).axes
+    (ax,) = training_figures.draw_gradient_norms(result).axes
     assert legend_labels(ax) == result["layer_keys"]
     assert len(ax.get_lines()) == len(result["layer_keys"])
     for (x, y), key in zip(line_data(ax), result["layer_keys"]):
@@ -119,7 +120,7 @@ def test_gradient_norms_one_line_per_layer_in_layer_order():
 def test_comparison_one_column_per_model_in_model_order():
     results = {name: make_result(name, depth) for name, depth in [("deep_relu", 5), ("shallow_tanh", 1)]}
     results["deep_tanh"] = make_result("deep_tanh", 5)
-    figure = plots.draw_comparison(results)
+    figure = training_figures.draw_comparison(results)
     axes = np.array(figure.axes).reshape(2, 3)
     for column, name in enumerate(["shallow_tanh", "deep_tanh", "deep_relu"]):
         result = results[name]
@@ -138,7 +139,7 @@ def test_comparison_one_column_per_model_in_model_order():
 
 def test_comparison_puts_other_models_after_the_three():
     results = {"wide": make_result("wide", 2), "deep_tanh": make_result("deep_tanh", 5)}
-    titles = [ax.get_title() for ax in plots.draw_comparison(results).axes[:2]]
+    titles = [ax.get_title() for ax in training_figures.draw_comparison(results).axes[:2]]
     assert [title.split(":")[0] for title in titles] == ["deep_tanh", "wide"]
 
 
@@ -200,7 +201,7 @@ def split_faint(ax):
 def test_learning_curves_show_the_other_seeds_faint_behind_seed_0():
     result = with_seeds(make_result(epochs=4))
     others = result["seeds"][1:]
-    accuracy_ax, loss_ax = plots.draw_learning_curves(result).axes
+    accuracy_ax, loss_ax = training_figures.draw_learning_curves(result).axes
     for ax, keys in [(accuracy_ax, ("accuracy", "val_accuracy")), (loss_ax, ("loss", "val_loss"))]:
         own, faint = split_faint(ax)
         assert len(own) == 2 and len(faint) == len(others) * len(keys)
@@ -218,7 +219,7 @@ def test_learning_curves_show_the_other_seeds_faint_behind_seed_0():
 
 def test_gradient_norms_show_the_band_of_the_seeds():
     result = with_seeds(make_result(depth=3, epochs=4))
-    (ax,) = plots.draw_gradient_norms(result).axes
+    (ax,) = training_figures.draw_gradient_norms(result).axes
     assert legend_labels(ax) == result["layer_keys"] + ["10-90% of 3 seeds"]
     assert_bands_span_the_seeds(ax, result)
     assert ax.get_yscale() == "log"
@@ -226,7 +227,7 @@ def test_gradient_norms_show_the_band_of_the_seeds():
 
 def test_comparison_shows_the_seeds_and_counts_those_that_learned():
     results = {"deep_tanh": with_seeds(make_result("deep_tanh", 3, epochs=4)), "deep_relu": make_result("deep_relu", 2)}
-    figure = plots.draw_comparison(results)
+    figure = training_figures.draw_comparison(results)
     (tanh_norms, relu_norms), (tanh_accuracy, relu_accuracy) = np.array(figure.axes).reshape(2, 2)
     result = results["deep_tanh"]
     assert_bands_span_the_seeds(tanh_norms, result)
@@ -260,9 +261,9 @@ def test_without_other_seeds_the_figures_are_as_before(seeds):
         result["seeds"] = result["seeds"][:1]
     layers = len(plain["layer_keys"])
     for draw, lines in [
-        (plots.draw_learning_curves, [2, 2]),
-        (plots.draw_gradient_norms, [layers]),
-        (lambda r: plots.draw_comparison({"deep_tanh": r}), [layers, 2]),
+        (training_figures.draw_learning_curves, [2, 2]),
+        (training_figures.draw_gradient_norms, [layers]),
+        (lambda r: training_figures.draw_comparison({"deep_tanh": r}), [layers, 2]),
     ]:
         shown = drawn(draw(result))
         assert [len(axis_lines) for _, _, axis_lines, _ in shown] == lines
@@ -274,7 +275,7 @@ def test_heatmap_rows_are_layers_input_at_the_bottom():
     result = make_result(depth=3, epochs=4)
     first = result["layer_keys"][0]
     result["history"][f"grad_norm/{first}/mean"][2] = 0.0  # No place on a log scale: left blank.
-    ax = plots.draw_gradient_heatmap(result).axes[0]
+    ax = training_figures.draw_gradient_heatmap(result).axes[0]
     image = ax.images[0]
     expected = np.array([result["history"][f"grad_norm/{key}/mean"] for key in result["layer_keys"]])
     expected[0, 2] = np.nan
@@ -289,8 +290,8 @@ def test_heatmap_without_a_positive_norm_is_not_drawn(tmp_path):
     result = make_result()
     for key in result["layer_keys"]:
         result["history"][f"grad_norm/{key}/mean"] = [float("nan")] * 5
-    assert plots.draw_gradient_heatmap(result) is None
-    assert plots.save_gradient_heatmap(result, tmp_path / "heatmap.png") is None
+    assert training_figures.draw_gradient_heatmap(result) is None
+    assert training_figures.save_gradient_heatmap(result, tmp_path / "heatmap.png") is None
     assert not (tmp_path / "heatmap.png").exists()
 
 
@@ -308,7 +309,7 @@ def test_decision_boundary_panels_match_the_snapshots():
     rng = np.random.default_rng(0)
     x_test = rng.uniform(-1, 1, (30, 2))
     y_test = (x_test[:, 0] > 0).astype(float)
-    figure = plots.draw_decision_boundaries(snapshots, x_test, y_test, make_result())
+    figure = training_figures.draw_decision_boundaries(snapshots, x_test, y_test, make_result())
     panels = figure.axes[:3]  # The colour bar comes last.
     assert len(figure.axes) == 4
     for ax, epoch in zip(panels, [1, 10, 100]):
@@ -327,14 +328,17 @@ def test_decision_boundary_panels_match_the_snapshots():
 def test_decision_boundaries_without_snapshots_are_not_drawn(tmp_path):
     empty = SimpleNamespace(snapshots={})
     assert (
-        plots.save_decision_boundaries(empty, np.zeros((2, 2)), np.zeros(2), make_result(), tmp_path / "b.png") is None
+        training_figures.save_decision_boundaries(
+            empty, np.zeros((2, 2)), np.zeros(2), make_result(), tmp_path / "b.png"
+        )
+        is None
     )
 
 
 def test_backward_signal_is_relative_to_the_output_layer():
     result = make_result(depth=4)
     init = result["init_diagnostics"]
-    (ax,) = plots.draw_backward_signal(result).axes
+    (ax,) = training_figures.draw_backward_signal(result).axes
     lines = line_data(ax)
     assert len(lines) == 3
     for (x, y), name in zip(lines, ("jacobian_product", "backward_signal", "gradient_norm")):
@@ -355,7 +359,7 @@ def test_multiseed_strip_has_one_point_per_seed():
         for seed, accuracy in enumerate(values)
     ]
     results.append(dict(make_result("deep_tanh", 5, seed=9, accuracy=0.1), status="failed"))  # Not drawn.
-    figure = study_plots.draw_multiseed(results)
+    figure = many_seeds_figures.draw_multiseed(results)
     strip, *bands = figure.axes
     names = ["shallow_tanh", "deep_tanh", "deep_relu"]
     assert len(scatter_offsets(strip)) == len(bands) == 3
@@ -405,7 +409,7 @@ def test_study_trainability_map_shows_the_success_rates():
     }  # relu_he at depth 5 did not run.
     results = study_results(accuracies)
     results.append(dict(make_result("relu_he", 5, accuracy=0.9), status="failed"))  # Not a cell.
-    left, right, _beside_theory, _colour_bar = study_plots.draw_study("depth", results).axes
+    left, right, _beside_theory, _colour_bar = many_seeds_figures.draw_study("depth", results).axes
     expected = np.array([[1.0, 0.5, 0.0], [1.0, 0.5, np.nan]])  # 0.75 is a success, 0.74 is not.
     np.testing.assert_array_equal(left.images[0].get_array(), expected)
     assert tick_labels(left) == ["1", "3", "5"] and tick_labels(left, "y") == ["tanh_uniform01", "relu_he"]
@@ -461,7 +465,7 @@ def test_depth_study_draws_the_success_rates_beside_the_theory():
         + [{"width": 25, "depth": 10, "p": 0.9, "se": 0.01}],  # Another width: not drawn.
         "tanh_depth_scale": {"glorot": {"trainable_depth": None}},
     }
-    ax = study_plots.draw_study("depth", results, theory).axes[2]
+    ax = many_seeds_figures.draw_study("depth", results, theory).axes[2]
     (relu_x, relu_y, relu_low, relu_high), (tanh_x, tanh_y, tanh_low, tanh_high) = errorbar_data(ax)
     np.testing.assert_array_equal(relu_x, [1, 10])
     np.testing.assert_allclose(relu_y, [1.0, 0.25])
@@ -479,9 +483,9 @@ def test_depth_study_draws_the_success_rates_beside_the_theory():
     np.testing.assert_allclose(seeds_line.get_ydata(), [1.0, 0.5])  # Two of four seeds born dead at depth 10.
     assert any("no depth limit predicted" in text.get_text() for text in ax.texts)
     theory["tanh_depth_scale"]["glorot"]["trainable_depth"] = 12.5
-    ax = study_plots.draw_study("depth", results, theory).axes[2]
+    ax = many_seeds_figures.draw_study("depth", results, theory).axes[2]
     assert any(list(line.get_xdata()) == [12.5, 12.5] for line in ax.get_lines())
-    labels = [line.get_label() for line in study_plots.draw_study("depth", results).axes[2].get_lines()]
+    labels = [line.get_label() for line in many_seeds_figures.draw_study("depth", results).axes[2].get_lines()]
     assert "1 - born-dead fraction of these seeds" in labels  # No theory: the seeds' own count only.
     assert "1 - P(born dead), Monte Carlo at init" not in labels
 
@@ -489,7 +493,7 @@ def test_depth_study_draws_the_success_rates_beside_the_theory():
 def test_width_study_draws_the_success_rates_against_beta():
     accuracies = {("relu_he", 5): [0.9, 0.5], ("relu_he", 10): [0.5, 0.5]}
     results = study_results(accuracies, width=5) + study_results(accuracies, width=25)
-    ax = study_plots.draw_study("width", results).axes[2]
+    ax = many_seeds_figures.draw_study("width", results).axes[2]
     (x5, y5, *_), (x25, y25, *_) = errorbar_data(ax)
     np.testing.assert_allclose(x5, [1.0, 2.0])
     np.testing.assert_allclose(x25, [0.2, 0.4])
@@ -501,7 +505,7 @@ def test_width_study_draws_the_success_rates_against_beta():
 def test_study_with_one_depth_shows_every_seed_and_the_first_layer_band():
     accuracies = {("tanh_uniform01", 5): [0.5, 0.6, 0.9], ("relu_he", 5): [0.95, 0.9, 0.99]}
     results = study_results(accuracies, optimizer="sgd") + study_results(accuracies, optimizer="adam")
-    left, right = study_plots.draw_study("optimizer", results).axes
+    left, right = many_seeds_figures.draw_study("optimizer", results).axes
     cells = [("tanh_uniform01", "sgd"), ("tanh_uniform01", "adam"), ("relu_he", "sgd"), ("relu_he", "adam")]
     assert len(scatter_offsets(left)) == len(cells)
     for points, (configuration, _) in zip(scatter_offsets(left), cells):
@@ -521,7 +525,7 @@ def test_study_with_one_depth_shows_every_seed_and_the_first_layer_band():
 
 def test_weight_study_shows_how_far_each_layer_moves():
     results = study_results({("tanh_uniform01", 2): [0.6, 0.5, 0.7], ("relu_he", 2): [0.9, 0.9, 0.9]})
-    figure = study_plots.draw_study("weights", results)
+    figure = many_seeds_figures.draw_study("weights", results)
     assert len(figure.axes) == 2
     for ax, configuration in zip(figure.axes, ["tanh_uniform01", "relu_he"]):
         members = [result for result in results if result["config"]["model"] == configuration]
@@ -537,10 +541,18 @@ def test_weight_study_shows_how_far_each_layer_moves():
 @pytest.mark.parametrize(
     "save, draw, data",
     [
-        (plots.save_learning_curves, plots.draw_learning_curves, [make_result()]),
-        (plots.save_gradient_norms, plots.draw_gradient_norms, [make_result()]),
-        (plots.save_multiseed, study_plots.draw_multiseed, [[make_result("deep_tanh", 5, seed=s) for s in range(3)]]),
-        (plots.save_study, study_plots.draw_study, ["weights", study_results({("relu_he", 2): [0.9, 0.8]})]),
+        (training_figures.save_learning_curves, training_figures.draw_learning_curves, [make_result()]),
+        (training_figures.save_gradient_norms, training_figures.draw_gradient_norms, [make_result()]),
+        (
+            many_seeds_figures.save_multiseed,
+            many_seeds_figures.draw_multiseed,
+            [[make_result("deep_tanh", 5, seed=s) for s in range(3)]],
+        ),
+        (
+            many_seeds_figures.save_study,
+            many_seeds_figures.draw_study,
+            ["weights", study_results({("relu_he", 2): [0.9, 0.8]})],
+        ),
     ],
     ids=["learning_curves", "gradient_norms", "multiseed", "study"],
 )
@@ -564,15 +576,15 @@ def real_result(tmp_path_factory):
 
 def test_figures_of_a_real_run_show_its_history(real_result):
     history, keys = real_result["history"], real_result["layer_keys"]
-    (norms_ax,) = plots.draw_gradient_norms(real_result).axes
+    (norms_ax,) = training_figures.draw_gradient_norms(real_result).axes
     assert legend_labels(norms_ax) == keys
     for (_, y), key in zip(line_data(norms_ax), keys):
         np.testing.assert_array_equal(y, history[f"grad_norm/{key}/mean"])
-    heatmap = plots.draw_gradient_heatmap(real_result).axes[0].images[0].get_array()
+    heatmap = training_figures.draw_gradient_heatmap(real_result).axes[0].images[0].get_array()
     np.testing.assert_array_equal(heatmap, [history[f"grad_norm/{key}/mean"] for key in keys])
     init = real_result["init_diagnostics"]
-    (backward_ax,) = plots.draw_backward_signal(real_result).axes
+    (backward_ax,) = training_figures.draw_backward_signal(real_result).axes
     for (_, y), name in zip(line_data(backward_ax), ("jacobian_product", "backward_signal", "gradient_norm")):
         np.testing.assert_allclose(y, np.array(init[name]) / init[name][-1], rtol=1e-15)
-    accuracy_ax, _ = plots.draw_learning_curves(real_result).axes
+    accuracy_ax, _ = training_figures.draw_learning_curves(real_result).axes
     np.testing.assert_array_equal(line_data(accuracy_ax)[1][1], history["val_accuracy"])

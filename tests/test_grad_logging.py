@@ -17,7 +17,9 @@ from tensorboard.backend.event_processing.plugin_event_accumulator import EventA
 import data
 import grad_logging
 from conftest import ROOT
-from gradient_lab import experiment, fast_gradients, fast_training, models
+from gradient_lab import experiment, models
+from gradient_lab.tf_speed import gradient_logger
+from gradient_lab.tf_speed import whole_epochs
 from gradient_reference import logged_norms, tape_layer_norms
 
 
@@ -53,7 +55,7 @@ def test_mean_and_max_over_steps_and_last_step_histograms(tmp_path):
         assert buckets[-1, 1] == pytest.approx(expected.max(), abs=1e-7)
 
 
-@pytest.mark.parametrize("logger_class", [grad_logging.GradientNormLogger, fast_gradients.FastGradientNormLogger])
+@pytest.mark.parametrize("logger_class", [grad_logging.GradientNormLogger, gradient_logger.FastGradientNormLogger])
 def test_any_keras_model_functional_nested_and_without_bias(logger_class):
     keras.utils.set_random_seed(5)
     block = keras.Sequential(
@@ -90,7 +92,7 @@ def test_per_step_norms(tmp_path):
             np.testing.assert_allclose(epoch_mean, history[f"grad_norm/{key}/mean"][epoch], rtol=1e-6)
     # Several optimizer steps per Keras batch (whole-epoch training) cannot give per-step numbers.
     with pytest.raises(ValueError, match="one optimizer step per batch"):
-        fast_training.fit_whole_epochs(
+        whole_epochs.fit_whole_epochs(
             model,
             x,
             y,
@@ -118,18 +120,18 @@ def test_plain_and_fast_loggers_give_the_same_numbers_on_the_reference_models(na
     config = experiment.config_for(name)
     (x, y), validation = data.load_circles()
 
-    def history(logger, epochs, whole_epochs):
+    def history(logger, epochs, epoch_calls):
         keras.utils.set_random_seed(0)
         model = experiment.compiled_model(config)
-        if whole_epochs:
-            return fast_training.fit_whole_epochs(
+        if epoch_calls:
+            return whole_epochs.fit_whole_epochs(
                 model, x, y, epochs=epochs, batch_size=32, callbacks=[logger], validation_data=validation
             ).history
         return model.fit(x, y, batch_size=32, epochs=epochs, shuffle=False, verbose=0, callbacks=[logger]).history
 
-    for epochs, whole_epochs in ((20, True), (2, False)):  # fast_training's epoch calls, and plain fit's steps.
-        plain = history(grad_logging.GradientNormLogger(), epochs, whole_epochs)
-        fast = history(fast_gradients.FastGradientNormLogger(max_steps_per_epoch=16), epochs, whole_epochs)
+    for epochs, epoch_calls in ((20, True), (2, False)):  # whole_epochs's epoch calls, and plain fit's steps.
+        plain = history(grad_logging.GradientNormLogger(), epochs, epoch_calls)
+        fast = history(gradient_logger.FastGradientNormLogger(max_steps_per_epoch=16), epochs, epoch_calls)
         keys = [key for key in plain if key.startswith("grad_norm/")]
         assert len(keys) == 6 * (config.num_hidden_layers + 1) and set(keys) == {k for k in fast if "grad_norm" in k}
         for key in keys:

@@ -22,7 +22,9 @@ likely a lab that is still correct is to pass after a change that re-draws every
 import pytest
 from scipy.stats import binom
 
-from gradient_lab import experiment, seed_statistics, sweeps
+from gradient_lab import experiment
+from gradient_lab.sweeps import intervals
+from gradient_lab.sweeps import runner
 from gradient_lab.thresholds import SUCCESS_ACCURACY
 
 SEEDS = range(20)
@@ -39,7 +41,7 @@ def passes(model, rate):
 
 def test_the_thresholds_separate_a_correct_lab_from_a_broken_one():
     for model, (learned, seeds) in MEASURED.items():
-        interval = seed_statistics.success_interval(learned, seeds)
+        interval = intervals.success_interval(learned, seeds)
         conservative = interval["success_ci95_high" if model == "deep_tanh" else "success_ci95_low"]
         assert passes(model, conservative) > 0.9, model  # Correct: passes with near certainty.
     assert passes("deep_tanh", 0.8) < 0.001  # Broken: deep tanh learns.
@@ -50,7 +52,7 @@ def test_the_thresholds_separate_a_correct_lab_from_a_broken_one():
 def test_twenty_seeds_of_500_epochs_learn_as_the_headline_says(model, tmp_path):
     config = experiment.config_for(model, histogram_freq=0)  # The reference: 500 epochs, SGD 0.01, momentum 0.9.
     assert (config.epochs, config.learning_rate, config.momentum, config.num_samples) == (500, 0.01, 0.9, 1000)
-    record = sweeps.train_cell(sweeps.Cell(model, config, tuple(SEEDS)), tmp_path)  # As multiseed.py's cell.
+    record = runner.train_cell(runner.Cell(model, config, tuple(SEEDS)), tmp_path)  # As multiseed.py's cell.
     members = record["members"]
     assert [member["seed"] for member in members] == list(SEEDS)
     assert all(member["epochs_completed"] == 500 for member in members)

@@ -199,7 +199,8 @@ def test_a_stop_signal_whose_exception_was_lost_still_stops_the_run_at_the_epoch
     import keras
 
     import data
-    from gradient_lab import cli, recording
+    from gradient_lab import cli
+    from gradient_lab.records import run as recording
 
     class LoseTheStop(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

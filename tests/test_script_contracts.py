@@ -11,22 +11,29 @@ def test_the_data_script_imports_neither_pandas_nor_scipy(tmp_path):
     outcome, process = run_audited("data.py", "--figure-dir", tmp_path)
     assert outcome["status"] == 0 and outcome["heavy"] == [], process.stderr
     ours = [name for name in outcome["modules"] if not name.startswith("__")]  # The script runs as __main__.
-    assert ours == ["gradient_lab", "gradient_lab.cli", "gradient_lab.plots", "gradient_lab.thresholds"]
+    assert ours == [
+        "gradient_lab",
+        "gradient_lab.cli",
+        "gradient_lab.figures",
+        "gradient_lab.figures.saving",
+        "gradient_lab.figures.training",
+        "gradient_lab.thresholds",
+    ]
 
 
 def test_what_the_training_scripts_can_import_imports_neither_pandas_nor_dask():
     # Read, not run: every file of ours that run_all.py (the three models, their seeds, compare.py) can
     # import, at its top or inside a function. The sweeps' files do import them: the check is not blind.
     files = our_files_imported_by("run_all.py")
-    assert {ROOT / "mlp_tanh.py", ROOT / "gradient_lab" / "stacked.py", ROOT / "compare.py"} <= set(files)
+    assert {ROOT / "mlp_tanh.py", ROOT / "gradient_lab" / "tf_speed" / "stacked.py", ROOT / "compare.py"} <= set(files)
     assert heavy_imports(files) == []
-    assert "gradient_lab/sweeps.py: dask.distributed" in heavy_imports(our_files_imported_by("studies.py"))
+    assert "gradient_lab/sweeps/runner.py: dask.distributed" in heavy_imports(our_files_imported_by("studies.py"))
 
 
 def test_without_the_private_keras_hook_one_line_then_plain_fit_trains(tmp_path, monkeypatch, run_main):
     import keras
 
-    from gradient_lab import keras_internals
+    from gradient_lab.tf_speed import keras_internals
 
     # As a Keras would be that renamed or dropped the private method.
     monkeypatch.setattr(keras_internals, "PRIVATE_METRICS_READ", "_a_method_this_keras_does_not_have")
@@ -52,7 +59,7 @@ def test_when_the_keras_source_cannot_be_read_one_line_not_a_traceback(tmp_path,
 
     import keras
 
-    from gradient_lab import keras_internals
+    from gradient_lab.tf_speed import keras_internals
 
     def no_source(function):
         raise OSError("could not get source code")  # What inspect raises for an install without .py files.

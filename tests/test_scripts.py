@@ -16,7 +16,9 @@ from scipy import stats
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import assert_png_shows, run_in_this_process
-from gradient_lab import experiment, plots, recording
+from gradient_lab import experiment
+from gradient_lab.figures import training as training_figures
+from gradient_lab.records import run as recording
 
 RESULT_LINE = re.compile(r"^(\w+)\s+Train: (\d\.\d{3}), Test: (\d\.\d{3})  \((\d+\.\d) s\)$", re.M)
 SEEDS_LINE = re.compile(r"^  over (\d+) seeds: test (.*)$", re.M)
@@ -130,10 +132,10 @@ def test_with_seed_logs_every_seed_reads_back_from_tensorboard(run_all):
 
 
 FIGURES = {
-    "learning_curves": plots.save_learning_curves,
-    "grad_norms": plots.save_gradient_norms,
-    "grad_heatmap": plots.save_gradient_heatmap,
-    "init_jacobians": plots.save_backward_signal,
+    "learning_curves": training_figures.save_learning_curves,
+    "grad_norms": training_figures.save_gradient_norms,
+    "grad_heatmap": training_figures.save_gradient_heatmap,
+    "init_jacobians": training_figures.save_backward_signal,
 }
 
 
@@ -226,8 +228,10 @@ def test_compare_reads_saved_results(run_all, tmp_path):
         assert line == f"{model:<13s} {accuracies}  (run {model}, seed 0)"  # The killed run's folder is skipped.
     latest = recording.latest_per_model(recording.load_results(tmp_path / "logs"))
     assert list(latest) == MODELS
-    assert_png_shows(tmp_path / "figures" / "comparison.png", tmp_path, plots.save_comparison, latest)
-    assert_png_shows(workdir / "figures" / "comparison.png", tmp_path, plots.save_comparison, latest)  # run_all's.
+    assert_png_shows(tmp_path / "figures" / "comparison.png", tmp_path, training_figures.save_comparison, latest)
+    assert_png_shows(
+        workdir / "figures" / "comparison.png", tmp_path, training_figures.save_comparison, latest
+    )  # run_all's.
 
 
 def test_compare_without_runs_fails_cleanly(tmp_path, run_main):

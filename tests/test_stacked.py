@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import data
-from gradient_lab import diagnostics, experiment, fast_training, stacked
+from gradient_lab import diagnostics, experiment
+from gradient_lab.tf_speed import whole_epochs
+from gradient_lab.tf_speed import stacked
 
 SEEDS = [0, 1, 2]
 EPOCHS = 20
@@ -47,7 +49,7 @@ def test_member_k_trains_as_seed_k_alone(name, tmp_path):
             np.testing.assert_array_equal(views[2 * index + 1][member, 0], single_layer.bias.numpy())
     generators = [keras.random.SeedGenerator(seed) for seed in SEEDS]  # The single runs' shuffles, replayed.
     for _ in range(3):
-        expected = [fast_training.epoch_order(len(x), generator).numpy() for generator in generators]
+        expected = [whole_epochs.epoch_order(len(x), generator).numpy() for generator in generators]
         np.testing.assert_array_equal(model.member_orders(len(x)).numpy(), expected)
 
     members = stacked_members(name)

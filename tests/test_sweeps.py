@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 
 from gradient_lab import experiment
-from gradient_lab import seed_statistics
-from gradient_lab import sweeps
+from gradient_lab.sweeps import intervals
+from gradient_lab.sweeps import runner
 
 
 def tiny_cells(names=("relu_a", "relu_b"), seeds=(0, 1), epochs=2):
     config = experiment.config_for("deep_relu", epochs=epochs, histogram_freq=0)
-    return [sweeps.Cell(name, config, tuple(seeds)) for name in names]
+    return [runner.Cell(name, config, tuple(seeds)) for name in names]
 
 
 def test_finished_cells_are_skipped_and_partial_ones_redone(tmp_path):
-    results = sweeps.run_sweep(tiny_cells(), tmp_path, jobs=1, progress=False)  # Worker processes: the Dask test.
+    results = runner.run_sweep(tiny_cells(), tmp_path, jobs=1, progress=False)  # Worker processes: the Dask test.
     assert [result["run_name"] for result in results] == [
         "relu_a-seed0",
         "relu_a-seed1",
@@ -29,7 +29,7 @@ def test_finished_cells_are_skipped_and_partial_ones_redone(tmp_path):
     # A cell killed midway: a directory without its cell.json, plus a stray file inside it.
     (tmp_path / "relu_b" / "cell.json").unlink()
     (tmp_path / "relu_b" / "stray.txt").write_text("left over")
-    again = sweeps.run_sweep(tiny_cells(), tmp_path, jobs=1, progress=False)
+    again = runner.run_sweep(tiny_cells(), tmp_path, jobs=1, progress=False)
     assert finished.stat().st_mtime_ns == before  # Not retrained.
     assert again[:2] == results[:2]
     assert [result["history"] for result in again[2:]] == [result["history"] for result in results[2:]]
@@ -37,7 +37,7 @@ def test_finished_cells_are_skipped_and_partial_ones_redone(tmp_path):
 
 
 def test_a_cell_seed_is_that_seed_alone(tmp_path):
-    result = sweeps.run_sweep(tiny_cells(("relu",), seeds=(3,), epochs=3), tmp_path / "cells", jobs=1, progress=False)[
+    result = runner.run_sweep(tiny_cells(("relu",), seeds=(3,), epochs=3), tmp_path / "cells", jobs=1, progress=False)[
         0
     ]
     alone = experiment.train_and_evaluate(
@@ -50,29 +50,29 @@ def test_a_cell_seed_is_that_seed_alone(tmp_path):
 
 
 def test_a_saved_cell_with_another_config_or_seeds_is_trained_again(tmp_path):
-    sweeps.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
+    runner.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
     longer = [
         dataclasses.replace(cell, config=dataclasses.replace(cell.config, epochs=3))
         for cell in tiny_cells(("relu",), seeds=(0,))
     ]
-    assert sweeps.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]["epochs_completed"] == 3
-    more = sweeps.run_sweep(tiny_cells(("relu",), seeds=(0, 1), epochs=3), tmp_path, jobs=1, progress=False)
+    assert runner.run_sweep(longer, tmp_path, jobs=1, progress=False)[0]["epochs_completed"] == 3
+    more = runner.run_sweep(tiny_cells(("relu",), seeds=(0, 1), epochs=3), tmp_path, jobs=1, progress=False)
     assert [result["seed"] for result in more] == [0, 1]
 
 
 def test_a_cell_saved_in_an_older_format_is_trained_again(tmp_path):
-    sweeps.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
+    runner.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
     path = tmp_path / "relu" / "cell.json"
     record = json.loads(path.read_text())
-    assert record["format"] == sweeps.CELL_FORMAT and "born_dead" in record["members"][0]
+    assert record["format"] == runner.CELL_FORMAT and "born_dead" in record["members"][0]
     del record["format"], record["members"][0]["born_dead"]  # As a cell saved before the check existed.
     path.write_text(json.dumps(record))
-    again = sweeps.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
-    assert "born_dead" in again[0] and json.loads(path.read_text())["format"] == sweeps.CELL_FORMAT
+    again = runner.run_sweep(tiny_cells(("relu",), seeds=(0,)), tmp_path, jobs=1, progress=False)
+    assert "born_dead" in again[0] and json.loads(path.read_text())["format"] == runner.CELL_FORMAT
 
 
 def test_the_table_counts_born_dead_and_died_in_training_relu_seeds():
-    from gradient_lab import seed_tables
+    from gradient_lab.sweeps import tables as seed_tables
 
     def run(group, accuracy, **dead):
         history = {"grad_norm/01_hidden_1/mean": [1.0, 1.0], "grad_norm/02_output/mean": [2.0, 2.0]}
@@ -92,7 +92,7 @@ def test_the_table_counts_born_dead_and_died_in_training_relu_seeds():
 
 def test_empty_grid_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        sweeps.run_sweep([], tmp_path)
+        runner.run_sweep([], tmp_path)
     assert exit_info.value.code == 2
 
 
@@ -100,16 +100,16 @@ def test_sweep_on_a_local_dask_cluster(tmp_path):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        results = sweeps.run_sweep(tiny_cells(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
+        results = runner.run_sweep(tiny_cells(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
     assert [result["status"] for result in results] == ["completed"] * 4
-    local = sweeps.train_cell(tiny_cells()[0], tmp_path / "local")["members"]
+    local = runner.train_cell(tiny_cells()[0], tmp_path / "local")["members"]
     assert [result["history"] for result in results[:2]] == [result["history"] for result in local]  # Same numbers.
 
 
 def test_every_seed_is_in_the_hparams_dashboard(tmp_path):
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
-    sweeps.run_sweep(tiny_cells(("relu",)), tmp_path, jobs=1, progress=False)
+    runner.run_sweep(tiny_cells(("relu",)), tmp_path, jobs=1, progress=False)
     multiplexer = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(tmp_path))
     multiplexer.Reload()
     hparams_runs = multiplexer.PluginRunToTagToContent("hparams")
@@ -118,7 +118,7 @@ def test_every_seed_is_in_the_hparams_dashboard(tmp_path):
 
 
 def test_accuracy_summary_reference_values():
-    summary = seed_statistics.accuracy_summary([0.5, 0.8, 0.9, 0.7])
+    summary = intervals.accuracy_summary([0.5, 0.8, 0.9, 0.7])
     assert summary["mean"] == pytest.approx(0.725)
     assert summary["std"] == pytest.approx(0.170782512765993)
     # t(0.975, 3) = 3.182446305284263; half width = t * std / sqrt(n).
@@ -212,7 +212,7 @@ def test_study_script_runs_a_small_grid(tmp_path, run_main):
     ],
 )
 def test_bad_sweep_input_exits_2_and_keeps_results(tmp_path, args, message, run_main, monkeypatch):
-    monkeypatch.setattr(sweeps, "SCHEDULER_TIMEOUT", 1)  # Not 5 s: nothing listens on port 9.
+    monkeypatch.setattr(runner, "SCHEDULER_TIMEOUT", 1)  # Not 5 s: nothing listens on port 9.
     # Results where each command would write its first run: multiseed's and the depth study's.
     logs = tmp_path / "logs"
     finished = [
@@ -241,11 +241,11 @@ def test_success_interval_is_the_wilson_score_interval():
     # Wilson (1927): (p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n), written out here for 2 of 5.
     z, n, p = 1.959963984540054, 5, 0.4
     centre, half = p + z**2 / (2 * n), z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5
-    interval = seed_statistics.success_interval(2, 5)
+    interval = intervals.success_interval(2, 5)
     assert interval["success_ci95_low"] == pytest.approx((centre - half) / (1 + z**2 / n))
     assert interval["success_ci95_high"] == pytest.approx((centre + half) / (1 + z**2 / n))
 
 
 def test_distribution_line_counts_nan_runs_as_not_learned():
-    line = seed_statistics.distribution_line([0.5, 0.8, 0.9, 0.7], runs=5)
+    line = intervals.distribution_line([0.5, 0.8, 0.9, 0.7], runs=5)
     assert line == "over 5 seeds: test 0.725 ± 0.171 (95% CI 0.453-0.997), 2/5 learned, 1 with a NaN loss"

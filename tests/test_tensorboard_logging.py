@@ -3,7 +3,7 @@
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from gradient_lab import tensorboard_events
+from gradient_lab.tf_speed import tensorboard_events
 
 
 def test_histograms_match_numpy():
@@ -42,7 +42,7 @@ def test_events_read_back(tmp_path):
 
 
 def test_a_seeds_events_read_back_as_a_scripts_run(tmp_path):
-    from gradient_lab import recording
+    from gradient_lab.records import run as recording
 
     history = {
         "loss": [0.7, 0.6],

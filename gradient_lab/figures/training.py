@@ -2,20 +2,16 @@
 
 Every figure comes in two parts: `draw_<figure>(...)` returns the matplotlib Figure, so that a test can read
 what it shows, and `save_<figure>(..., path)` draws it, writes it as a PNG and returns the path. The figures of
-many seeds and of the studies live in `study_plots.py`; `save_multiseed` and `save_study` are importable here too.
+many seeds and of the studies live in `many_seeds.py`.
 """
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-import matplotlib
-
-matplotlib.use("Agg")  # Write files; never open a window.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from gradient_lab.thresholds import SUCCESS_ACCURACY  # noqa: E402
+from gradient_lab.figures.saving import save
+from gradient_lab.thresholds import SUCCESS_ACCURACY
 
 MODEL_ORDER = ("shallow_tanh", "deep_tanh", "deep_relu")  # Left to right in comparisons.
 SEED_BAND_PERCENTILES = (10, 90)  # The band of the seeds' gradient norms behind seed 0's lines.
@@ -30,17 +26,6 @@ def model_title(config):
         f"{config['model']}: {config['num_hidden_layers']} x {config['activation']}"
         f"({config['width']}), {config['initializer']}"
     )
-
-
-def _save(figure, path):
-    """Writes `figure` to `path` as a PNG and closes it; returns the path, or None when `figure` is None."""
-    if figure is None:
-        return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
 
 
 def layer_colors(num_layers):
@@ -131,7 +116,7 @@ def draw_circles(x_train, y_train, x_test, y_test, noise=0.1):
 
 def save_circles(x_train, y_train, x_test, y_test, path, noise=0.1):
     """Writes `draw_circles` to `path`; returns the path."""
-    return _save(draw_circles(x_train, y_train, x_test, y_test, noise), path)
+    return save(draw_circles(x_train, y_train, x_test, y_test, noise), path)
 
 
 def draw_learning_curves(result):
@@ -162,7 +147,7 @@ def draw_learning_curves(result):
 
 def save_learning_curves(result, path):
     """Writes `draw_learning_curves` to `path`; returns the path."""
-    return _save(draw_learning_curves(result), path)
+    return save(draw_learning_curves(result), path)
 
 
 def plot_gradient_norms(ax, result, stat="mean"):
@@ -200,7 +185,7 @@ def draw_gradient_norms(result):
 
 def save_gradient_norms(result, path):
     """Writes `draw_gradient_norms` to `path`; returns the path."""
-    return _save(draw_gradient_norms(result), path)
+    return save(draw_gradient_norms(result), path)
 
 
 def accuracy_title(result, success=SUCCESS_ACCURACY):
@@ -260,21 +245,7 @@ def draw_comparison(results_by_model):
 
 def save_comparison(results_by_model, path):
     """Writes `draw_comparison` to `path`; returns the path."""
-    return _save(draw_comparison(results_by_model), path)
-
-
-def save_multiseed(results, path, success=SUCCESS_ACCURACY):
-    """Writes `study_plots.draw_multiseed` to `path`; returns the path."""
-    from gradient_lab import study_plots  # Here, not at the top: `study_plots` imports this module's helpers.
-
-    return study_plots.save_multiseed(results, path, success)
-
-
-def save_study(name, results, path, theory=None):
-    """Writes `study_plots.draw_study` to `path`; returns the path."""
-    from gradient_lab import study_plots
-
-    return study_plots.save_study(name, results, path, theory)
+    return save(draw_comparison(results_by_model), path)
 
 
 def draw_gradient_heatmap(result):
@@ -312,7 +283,7 @@ def draw_gradient_heatmap(result):
 
 def save_gradient_heatmap(result, path):
     """Writes `draw_gradient_heatmap` to `path`; returns the path, or None when there is nothing to draw."""
-    return _save(draw_gradient_heatmap(result), path)
+    return save(draw_gradient_heatmap(result), path)
 
 
 def draw_decision_boundaries(snapshots, x_test, y_test, result):
@@ -350,7 +321,7 @@ def draw_decision_boundaries(snapshots, x_test, y_test, result):
 
 def save_decision_boundaries(snapshots, x_test, y_test, result, path):
     """Writes `draw_decision_boundaries` to `path`; returns the path, or None without snapshots."""
-    return _save(draw_decision_boundaries(snapshots, x_test, y_test, result), path)
+    return save(draw_decision_boundaries(snapshots, x_test, y_test, result), path)
 
 
 def draw_backward_signal(result):
@@ -387,4 +358,4 @@ def draw_backward_signal(result):
 
 def save_backward_signal(result, path):
     """Writes `draw_backward_signal` to `path`; returns the path."""
-    return _save(draw_backward_signal(result), path)
+    return save(draw_backward_signal(result), path)

@@ -1,6 +1,6 @@
 """U(0, 1) weights: the gradient's attenuation per layer at initialisation, measured by numpy backprop.
 
-Their mean is not zero, so mean-field theory does not apply (`theory_mean_field.UNIFORM_NOTE`);
+Their mean is not zero, so mean-field theory does not apply (`mean_field.UNIFORM_NOTE`);
 `uniform_attenuation` measures how the gradient shrinks from layer to layer instead.
 """
 
@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from gradient_lab.theory_weights import draw_tanh_net
+from gradient_lab.theory.weights import draw_tanh_net
 
 
 def tanh_kernel_gradient_norms(kernels, output_kernel, x, y):

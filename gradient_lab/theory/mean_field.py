@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy import optimize, special
 
-from gradient_lab.theory_weights import draw_kernels, draw_tanh_net
+from gradient_lab.theory.weights import draw_kernels, draw_tanh_net
 
 # phi, phi' and phi'' of the activations the mean-field functions know. `linear` has closed forms
 # (q* = sigma_b2 / (1 - sigma_w2), chi_1 = sigma_w2) and serves as a check of the machinery.
@@ -259,7 +259,7 @@ def linear_log_length_drift(initializer, width, num_nets, seed, depth=60, burn_i
     for orthogonal weights it is 0: an orthogonal layer keeps every vector's length.
 
     Args:
-        initializer: a name `theory_weights.draw_kernels` knows.
+        initializer: a name `weights.draw_kernels` knows.
         width: units per layer.
         num_nets: independent nets.
         seed: seeds the weights and the starting directions.

@@ -98,13 +98,13 @@ class Run:
     def fit(self, model, x, y, *, epochs, batch_size, validation_data, callbacks):
         """Trains like `model.fit(x, y, batch_size, epochs, validation_data=..., callbacks=...)`.
 
-        By default each epoch runs in one TensorFlow call (`fast_training`), with the same
+        By default each epoch runs in one TensorFlow call (`whole_epochs`), with the same
         mini-batches of `batch_size`, reshuffled every epoch; with `--plain-fit`, in plain
         `model.fit`. A NaN or Inf loss stops training; Ctrl-C stops it after flushing the logs.
         """
         import keras
 
-        from gradient_lab import fast_training
+        from gradient_lab.tf_speed import whole_epochs
 
         self.model, self.train_data, self.test_data = model, (x, y), validation_data
         callbacks = [stop_check(), keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
@@ -121,7 +121,7 @@ class Run:
                     verbose=0,
                 )
             else:
-                fast_training.fit_whole_epochs(
+                whole_epochs.fit_whole_epochs(
                     model,
                     x,
                     y,
@@ -163,7 +163,7 @@ class Run:
         They do not depend on seed 0's run, so they train in a second thread, on the second
         core, while seed 0 trains here; `train_seeds` then waits for them instead of training them.
         """
-        from gradient_lab import stacked
+        from gradient_lab.tf_speed import stacked
 
         if seeds >= 2:
             # Their verdicts read only the last epoch's diagnostics; so they take only those.
@@ -212,19 +212,21 @@ class Run:
 
     def save_figures(self, figure_dir):
         """Draws the run's figures as `<figure_dir>/<run name>_<kind>.png` (nothing if no epoch completed)."""
-        from gradient_lab import plots
+        from gradient_lab.figures import training as training_figures
 
         result = self.result
         if figure_dir is None or not result["epochs_completed"]:
             return
         prefix = Path(figure_dir) / self.dir.name
-        plots.save_learning_curves(result, f"{prefix}_learning_curves.png")
+        training_figures.save_learning_curves(result, f"{prefix}_learning_curves.png")
         if result["layer_keys"]:
-            plots.save_gradient_norms(result, f"{prefix}_grad_norms.png")
-            plots.save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
+            training_figures.save_gradient_norms(result, f"{prefix}_grad_norms.png")
+            training_figures.save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
         if self.snapshots is not None:
-            plots.save_decision_boundaries(self.snapshots, *self.test_data, result, f"{prefix}_decision_boundary.png")
-            plots.save_backward_signal(result, f"{prefix}_init_jacobians.png")
+            training_figures.save_decision_boundaries(
+                self.snapshots, *self.test_data, result, f"{prefix}_decision_boundary.png"
+            )
+            training_figures.save_backward_signal(result, f"{prefix}_init_jacobians.png")
 
     def report(self):
         """Prints the result line, the verdict and the seeds' distribution; returns the exit status.
@@ -235,11 +237,11 @@ class Run:
         for sentence in self.result.get("verdict", []):
             print(f"  - {sentence}")
         if self.result.get("seeds"):
-            from gradient_lab import seed_statistics
+            from gradient_lab.sweeps import intervals
 
             members = self.result["seeds"]
             accuracies = [member["test_accuracy"] for member in members if member["status"] == "completed"]
-            print(f"  {seed_statistics.distribution_line(accuracies, len(members))}", flush=True)
+            print(f"  {intervals.distribution_line(accuracies, len(members))}", flush=True)
         if self.result["status"] == "interrupted":
             print(f"interrupted: partial result saved in {self.dir}")
             return self.stop_status
@@ -264,7 +266,7 @@ def stop_check():
 
 def write_seed_events(run_dir, history):
     """Writes one seed's per-epoch numbers as a TensorBoard run: `train/` and `validation/`, as a script's run."""
-    from gradient_lab.tensorboard_events import EpochMetricsLogger
+    from gradient_lab.tf_speed.tensorboard_events import EpochMetricsLogger
 
     writer = EpochMetricsLogger(run_dir, keep_gradients=True)
     writer.on_train_begin()
@@ -318,7 +320,7 @@ def accuracy(model, x, y):
 
 def write_hparams(config, run_dir, result):
     """Records a finished run for TensorBoard's HParams dashboard: its hyperparameters and final accuracies."""
-    from gradient_lab import tensorboard_events
+    from gradient_lab.tf_speed import tensorboard_events
 
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
     final_metrics = {name: result[name] for name in FINAL_METRICS if name in result}

@@ -1,12 +1,14 @@
 """The tables `python theory.py` writes to results/theory.json, each row a formula beside its simulation.
 
-The formulas and the simulations are in the `gradient_lab.theory_*` modules; this module only lays them out in
-rows, with the notes a reader of the JSON needs. `gradient_lab.theory.load_theory` reads the file back.
+The formulas and the simulations are in the `gradient_lab.theory` modules; this module only lays them out in
+rows, with the notes a reader of the JSON needs. `gradient_lab.theory.predictions.load_theory` reads the file back.
 """
 
 from scipy import stats
 
-from gradient_lab import theory_born_dead, theory_lengths, theory_mean_field
+from gradient_lab.theory import born_dead
+from gradient_lab.theory import lengths
+from gradient_lab.theory import mean_field
 
 
 def born_dead_table(widths, depths, inputs, num_nets, seed):
@@ -17,10 +19,10 @@ def born_dead_table(widths, depths, inputs, num_nets, seed):
     """
     rows = []
     for width in widths:
-        for depth, (p, se) in theory_born_dead.born_dead_by_depth(width, depths, inputs, num_nets, seed).items():
+        for depth, (p, se) in born_dead.born_dead_by_depth(width, depths, inputs, num_nets, seed).items():
             dead = round(p * num_nets)
             upper = 1.0 if dead == num_nets else float(stats.beta.ppf(0.95, dead + 1, num_nets - dead))
-            closed = theory_born_dead.born_dead_closed_form(width, depth)
+            closed = born_dead.born_dead_closed_form(width, depth)
             rows.append(
                 {"width": width, "depth": depth, "p": float(p), "se": se, "upper_95": upper, "closed_form": closed}
                 | {"nets": num_nets}
@@ -39,8 +41,8 @@ def log_length_table(widths, depths, inputs, num_nets, seed):
     rows = []
     for width in widths:
         for depth in depths:
-            measured, se, alive = theory_lengths.log_length_variance(width, depth, inputs, num_nets, seed)
-            gaussian, se_gaussian, _ = theory_lengths.log_length_variance(
+            measured, se, alive = lengths.log_length_variance(width, depth, inputs, num_nets, seed)
+            gaussian, se_gaussian, _ = lengths.log_length_variance(
                 width, depth, inputs, num_nets, seed + 1, "he_gaussian"
             )
             layers = [width] * depth
@@ -48,14 +50,14 @@ def log_length_table(widths, depths, inputs, num_nets, seed):
                 {
                     "width": width,
                     "depth": depth,
-                    "beta": theory_lengths.beta(layers),
+                    "beta": lengths.beta(layers),
                     "measured": measured,
                     "se": se,
                     "alive": alive,
-                    "predicted": theory_lengths.wide_layer_log_length_variance(layers),
+                    "predicted": lengths.wide_layer_log_length_variance(layers),
                     "measured_gaussian": gaussian,
                     "se_gaussian": se_gaussian,
-                    "predicted_gaussian": theory_lengths.gaussian_log_length_variance(layers),
+                    "predicted_gaussian": lengths.gaussian_log_length_variance(layers),
                     "nets": num_nets,
                 }
             )
@@ -82,8 +84,8 @@ def linear_drift_table(widths, num_nets, seed):
     rows = []
     for initializer, sizes in (("glorot_uniform", widths), ("orthogonal", widths[:1])):  # Orthogonal's is 0.
         for width in sizes:
-            drift, se = theory_mean_field.linear_log_length_drift(initializer, width, num_nets, seed)
-            gaussian = theory_mean_field.finite_width_log_length_drift(width)
+            drift, se = mean_field.linear_log_length_drift(initializer, width, num_nets, seed)
+            gaussian = mean_field.finite_width_log_length_drift(width)
             rows.append(
                 {"initializer": initializer, "width": width, "drift": drift, "se": se, "gaussian_drift": gaussian}
             )
@@ -97,13 +99,13 @@ def tanh_depth_scale_summary(example_weight_variance, example_bias_variance, wid
         `{"glorot": {...}, "example": {...}, "critical_weight_variance": sigma_w2 at chi_1 = 1
         for the example's sigma_b2}`; each summary as `mean_field_depth_scales` plus `note`.
     """
-    glorot = theory_mean_field.mean_field_depth_scales(theory_mean_field.glorot_weight_variance(width, width), 0.0)
-    example = theory_mean_field.mean_field_depth_scales(example_weight_variance, example_bias_variance)
+    glorot = mean_field.mean_field_depth_scales(mean_field.glorot_weight_variance(width, width), 0.0)
+    example = mean_field.mean_field_depth_scales(example_weight_variance, example_bias_variance)
     phase = "ordered (chi_1 < 1)" if example["chi_1"] < 1 else "chaotic (chi_1 > 1)"
     example["note"] = f"{phase}: correlations relax to c* over xi_c layers; nets train to about 6 xi_c layers."
     glorot["note"] = GLOROT_NOTE
     return {
         "glorot": glorot,
         "example": example,
-        "critical_weight_variance": theory_mean_field.critical_weight_variance(example_bias_variance),
+        "critical_weight_variance": mean_field.critical_weight_variance(example_bias_variance),
     }

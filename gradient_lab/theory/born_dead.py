@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from gradient_lab.theory_weights import draw_kernels
+from gradient_lab.theory.weights import draw_kernels
 
 
 def binomial_standard_error(p, num_trials):

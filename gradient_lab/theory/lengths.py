@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from gradient_lab.theory_weights import draw_kernels
+from gradient_lab.theory.weights import draw_kernels
 
 
 def beta(widths):

@@ -7,12 +7,12 @@ graph ops per step, which matters when a step of a width-5 MLP is microseconds o
 arithmetic and every op costs about as much:
 
 - a step stores its whole gradient, flat, as one row of a ring buffer (2 ops), instead of
-  computing norms; inside a `fast_training` epoch call the row is the batch loop's own
-  counter (`fast_training.traced_epoch()`), else the optimizer's step counter modulo the
+  computing norms; inside a `whole_epochs` epoch call the row is the batch loop's own
+  counter (`whole_epochs.traced_epoch()`), else the optimizer's step counter modulo the
   ring's size;
 - at the end of the epoch one matrix product turns the rows into per-layer norms, and their
   means and maxima come back from the epoch's own call as one vector (the epoch-graph
-  protocol of `fast_training`), with the last step's gradients for the histograms;
+  protocol of `whole_epochs`), with the last step's gradients for the histograms;
 - TensorBoard events are written in batches by `tensorboard_events.EventWriter`.
 
 A model whose ring of whole gradients would exceed `MAX_RING_VALUES` numbers stores each
@@ -25,8 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gradient_lab import fast_training
-from gradient_lab.tensorboard_events import EventWriter
+from gradient_lab.tf_speed import whole_epochs
+from gradient_lab.tf_speed.tensorboard_events import EventWriter
 from grad_logging import PARTS, STAT_NAMES, history_key, layer_keys, trainable_layers
 
 # Up to this many numbers (16 MB) in its buffers, the tracker keeps every step's whole
@@ -59,7 +59,7 @@ class GradientNormTracker:
     of a ring buffer (for a model whose `capacity` steps would take more than
     `MAX_RING_VALUES` numbers: the squared norm of each variable's gradient, and the last
     step's gradients apart). The row is the optimizer's step counter modulo `capacity`,
-    or, inside a `fast_training` epoch call, the batch loop's counter: that spares reading the
+    or, inside a `whole_epochs` epoch call, the batch loop's counter: that spares reading the
     step counter at every step, and `unread_steps` traced into the same call reads them
     (`GradientNormLogger` does). `step_norms` turns rows into per-layer norms.
     No step is lost as long as at most `capacity` steps pass between two reads.
@@ -125,8 +125,8 @@ class GradientNormTracker:
         model.train_function = None
 
     def _epoch_rows(self):
-        """The `fast_training` epoch being traced, if its steps fit the ring as rows 0, 1, ..., else None."""
-        epoch = fast_training.traced_epoch()
+        """The `whole_epochs` epoch being traced, if its steps fit the ring as rows 0, 1, ..., else None."""
+        epoch = whole_epochs.traced_epoch()
         return epoch if epoch is not None and epoch.num_batches <= self.capacity else None
 
     def _record(self, grads, variables):
@@ -230,14 +230,14 @@ class FastGradientNormLogger(keras.callbacks.Callback):
         self._history_keys = [history_key(key, stat) for key in keys for stat in STAT_NAMES]
         self._histogram_tags = [f"gradients/{key}" for key in keys]
         self._step_tags = [f"grad_norm_step/{key}" for key in keys]
-        # `fast_training` computes the statistics inside each epoch's call; plain `fit` calls this.
+        # `whole_epochs` computes the statistics inside each epoch's call; plain `fit` calls this.
         self._graph_statistics = tf.function(self.epoch_graph_statistics)
         self._statistics_names = ["_gradient_epoch"]
         if self.log_dir is not None and self.per_step:
             self._statistics_names += ["_gradient_step_norms", "_gradient_last_step"]
 
     def epoch_graph_statistics(self):
-        """Traceable: the epoch's numbers, computed in the training graph (see `fast_training`)."""
+        """Traceable: the epoch's numbers, computed in the training graph (see `whole_epochs`)."""
         steps, rows = self.tracker.unread_steps()
         step_norms = self.tracker.step_norms(rows)
         # One vector, [steps, statistics..., last step's gradients...]: Keras unpacks each
@@ -255,7 +255,7 @@ class FastGradientNormLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        if "_gradient_epoch" in logs:  # Computed in the epoch's call, by fast_training.
+        if "_gradient_epoch" in logs:  # Computed in the epoch's call, by whole_epochs.
             statistics = {name: logs.pop(name) for name in self._statistics_names}
         else:
             statistics = self._graph_statistics()

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from gradient_lab import cli
 from gradient_lab import experiment
-from gradient_lab import recording
+from gradient_lab.records import run as recording
 
 
 def add_sweep_flags(parser, log_dir):
@@ -93,7 +93,8 @@ def load_completed(cell_dir, cell):
 def train_cell(cell, log_dir):
     """Trains a cell's seeds at once in a fresh directory (replacing a partial one); returns its record."""
     cli.start_tensorflow()
-    from gradient_lab import diagnostics, stacked
+    from gradient_lab import diagnostics
+    from gradient_lab.tf_speed import stacked
 
     start = time.perf_counter()
     # A cell keeps per-epoch weight norms (with `weight_logging`) but no other per-epoch

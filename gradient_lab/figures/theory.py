@@ -1,37 +1,17 @@
 """The figures of `python theory.py`: `draw_*` returns the Figure (a test can read it), `save_*` writes a PNG.
 
-Each takes the rows of a table from `gradient_lab.theory_tables`. matplotlib is imported on first use,
-so the formulas in the `gradient_lab.theory_*` modules stay importable without it.
+Each takes the rows of a table from `gradient_lab.theory.tables`.
 """
 
-from pathlib import Path
-
+import matplotlib.pyplot as plt
 import numpy as np
 
-from gradient_lab import theory_lengths
-
-
-def _pyplot():
-    """matplotlib's pyplot, imported on first use (so `import gradient_lab.theory` stays light), writing files only."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path):
-    """Writes `figure` to `path` as a PNG, closes it and returns the path."""
-    path = Path(path)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
-    return path
+from gradient_lab.figures.saving import save
+from gradient_lab.theory import lengths
 
 
 def draw_log_length_variance(rows):
     """Var[ln |h_L|^2] against beta, log-log: measured points (2 s.e. bars) by width and weights; the theory."""
-    plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.4, 4.6))
     betas = np.array(sorted({row["beta"] for row in rows}))
     for width, color, own, _ in _by_width(rows, plt.cm.tab10.colors):  # By depth, so by beta = depth / width.
@@ -55,7 +35,7 @@ def draw_log_length_variance(rows):
             color=color,
             label=f"width {width}: exact for He-Gaussian weights",
         )
-    ax.plot(betas, theory_lengths.WIDE_LAYER_RELATIVE_VARIANCE * betas, "k-", label="5 beta: the wide-layer limit")
+    ax.plot(betas, lengths.WIDE_LAYER_RELATIVE_VARIANCE * betas, "k-", label="5 beta: the wide-layer limit")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("beta = sum over hidden layers of 1 / width")
@@ -68,7 +48,7 @@ def draw_log_length_variance(rows):
 
 def save_log_length_variance(rows, path):
     """Writes `draw_log_length_variance` to `path`; returns the path."""
-    return _save(draw_log_length_variance(rows), path)
+    return save(draw_log_length_variance(rows), path)
 
 
 def _by_width(rows, colors):
@@ -80,7 +60,6 @@ def _by_width(rows, colors):
 
 def draw_born_dead(rows):
     """P(born dead) against depth per width: Monte Carlo on the training inputs (2 s.e. bars) and the closed form."""
-    plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.4, 4.4))
     for width, color, own, depths in _by_width(rows, plt.cm.tab10.colors):
         ax.errorbar(
@@ -109,13 +88,12 @@ def draw_born_dead(rows):
 
 def save_born_dead(rows, path):
     """Writes `draw_born_dead` to `path`; returns the path."""
-    return _save(draw_born_dead(rows), path)
+    return save(draw_born_dead(rows), path)
 
 
 def draw_tanh_lengths(rows):
     """q^L against depth, tanh nets at the critical point: median and 10-90% of Glorot nets per width, mean field,
     the finite-width drift, and the orthogonal nets' median (no drift)."""
-    plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6.6, 4.6))
     glorot = [row for row in rows if row["initializer"] == "glorot_uniform"]
     for width, color, own, depths in _by_width(glorot, plt.cm.tab10.colors):
@@ -160,4 +138,4 @@ def draw_tanh_lengths(rows):
 
 def save_tanh_lengths(rows, path):
     """Writes `draw_tanh_lengths` to `path`; returns the path."""
-    return _save(draw_tanh_lengths(rows), path)
+    return save(draw_tanh_lengths(rows), path)

@@ -7,7 +7,7 @@ model, `StackedMLP`, whose `StackedDense` layers each do one batched matmul for 
 Member k is seed k's single run, exactly:
 - its initial weights are copied from the single model built with seed k (`stacked_mlp`);
 - it shuffles the training set every epoch with its own `SeedGenerator(k)`, as
-  `fast_training` does for the single run;
+  `whole_epochs` does for the single run;
 - the gradient of the sum of the members' losses is each member's own gradient (the members
   share no weight), and SGD with momentum and Adam update every weight on its own, so each
   member takes the steps it would take alone;
@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import grad_logging
-from gradient_lab import fast_training
+from gradient_lab.tf_speed import whole_epochs
 from gradient_lab.thresholds import SIGMOID_SATURATION, TANH_SATURATION
 
 PARTS = grad_logging.PARTS
@@ -135,7 +135,7 @@ class StackedMLP(keras.Model):
 
     def member_orders(self, num_samples):
         """Traceable: this epoch's order of the training points for every member, `[members, samples]`."""
-        return tf.stack([fast_training.epoch_order(num_samples, generator) for generator in self.seed_generators])
+        return tf.stack([whole_epochs.epoch_order(num_samples, generator) for generator in self.seed_generators])
 
     def weight_views(self, weights=None):
         """Traceable: every layer's kernel and bias, input side first, as views of `weights` (default: the model's)."""

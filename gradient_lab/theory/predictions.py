@@ -3,17 +3,17 @@
 Four questions, each answered by a formula from a paper and by a simulation that checks it,
 each in its own module:
 
-1. `theory_born_dead`: born-dead ReLU nets (Lu, Shin, Su and Karniadakis 2019). How likely is a
+1. `born_dead`: born-dead ReLU nets (Lu, Shin, Su and Karniadakis 2019). How likely is a
    He-initialised ReLU net to compute a constant function before training starts?
-2. `theory_mean_field`: mean-field depth scales for tanh (Poole et al. 2016; Schoenholz et al.
+2. `mean_field`: mean-field depth scales for tanh (Poole et al. 2016; Schoenholz et al.
    2017). How many layers can a signal, and its gradient, cross in an infinitely wide tanh net?
    And where that picture stops at finite width.
-3. `theory_lengths`: width against depth for ReLU (Hanin 2018; Hanin and Rolnick 2018). How much
+3. `lengths`: width against depth for ReLU (Hanin 2018; Hanin and Rolnick 2018). How much
    do activation lengths fluctuate from net to net, at finite width?
-4. `theory_uniform`: U(0, 1) weights. Their mean is not zero, so mean-field theory does not apply;
+4. `uniform`: U(0, 1) weights. Their mean is not zero, so mean-field theory does not apply;
    the gradient's attenuation per layer is measured by simulation instead.
 
-`theory_weights` draws the weights as the project's Keras initializers draw them, with zero
+`weights` draws the weights as the project's Keras initializers draw them, with zero
 biases, as the project's Dense layers start. All of it is numpy (and scipy): no TensorFlow.
 `python theory.py` computes it all and writes `results/theory.json`; this module reads that file
 back for the studies' figures (`load_theory`, `born_dead_curve`, `tanh_trainable_depth`), and
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradient_lab.theory_born_dead import born_dead_probability
+from gradient_lab.theory.born_dead import born_dead_probability
 
 __all__ = ["born_dead_probability", "load_theory", "born_dead_curve", "tanh_trainable_depth"]
 

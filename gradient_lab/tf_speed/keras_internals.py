@@ -1,6 +1,6 @@
 """The one place where this project reaches past Keras's documented API, for speed.
 
-`fast_training` runs a whole epoch inside one train-function call, and that call also resets
+`whole_epochs` runs a whole epoch inside one train-function call, and that call also resets
 and reads the metrics, in the graph. Keras's `fit` loop would do both again, eagerly, around
 every call: a `reset_metrics()` before each epoch and a re-read of every metric after it.
 For a 5-unit MLP those two cost more than the epoch's arithmetic (docs/speed.md has the

@@ -1,15 +1,15 @@
 """Figures of many runs: the three models over many seeds (`multiseed.py`) and the studies (`studies.py`).
 
-As in `plots.py`, `draw_<figure>(...)` returns the matplotlib Figure and `save_<figure>(..., path)` writes it.
+As in `training.py`, `draw_<figure>(...)` returns the matplotlib Figure and `save_<figure>(..., path)` writes it.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
-
-from gradient_lab.plots import MODEL_ORDER, _save, layer_colors, model_title
-from gradient_lab.thresholds import SUCCESS_ACCURACY
-
-import matplotlib.pyplot as plt  # After `plots`, which selects the file-only backend.
 from matplotlib.ticker import NullFormatter
+
+from gradient_lab.figures.saving import save
+from gradient_lab.figures.training import MODEL_ORDER, layer_colors, model_title
+from gradient_lab.thresholds import SUCCESS_ACCURACY
 
 
 def plot_median_band(ax, curves, color, label):
@@ -73,7 +73,7 @@ def draw_multiseed(results, success=SUCCESS_ACCURACY):
 
 def save_multiseed(results, path, success=SUCCESS_ACCURACY):
     """Writes `draw_multiseed` to `path`; returns the path."""
-    return _save(draw_multiseed(results, success), path)
+    return save(draw_multiseed(results, success), path)
 
 
 def _cells(results):
@@ -181,7 +181,7 @@ def _first_layer_against_depth(ax, cells, lines, depths, colors, label):
 
 def _success_with_interval(members):
     """The success rate of a cell's seeds and its 95% Wilson interval's distances below and above it."""
-    from gradient_lab.seed_statistics import success_interval
+    from gradient_lab.sweeps.intervals import success_interval
 
     successes = sum(result["test_accuracy"] >= SUCCESS_ACCURACY for result in members)
     interval = success_interval(successes, len(members))
@@ -233,7 +233,7 @@ CRITICAL_TANH_INITIALIZERS = ("glorot_uniform", "orthogonal")
 
 def _born_dead_bound(ax, members_by_depth, depths, config, color, theory):
     """Draws 1 - P(born dead), theory and measured: a born-dead net cannot learn, so it bounds the success rate."""
-    from gradient_lab import theory as predictions
+    from gradient_lab.theory import predictions
 
     if theory is not None:
         theory_depths, p, se = predictions.born_dead_curve(theory, config["width"])
@@ -247,7 +247,7 @@ def _born_dead_bound(ax, members_by_depth, depths, config, color, theory):
 def _tanh_depth_scale_note(ax, lines, colors, label, theory):
     """Says what the theory predicts for tanh nets at the critical point: no mean-field depth limit
     (Schoenholz et al. 2017), and each initializer's finite-width drift of the typical net's length."""
-    from gradient_lab import theory as predictions
+    from gradient_lab.theory import predictions
 
     trainable = predictions.tanh_trainable_depth(theory)
     if trainable is not None:  # Not the critical point: mark 6 xi_c.
@@ -293,7 +293,7 @@ def _success_against_beta(ax, cells, lines, depths, label):
 def _success_against_drift(ax, cells, lines, depths, label, theory):
     """The tanh width study's success rates against the typical net's predicted loss of log length at init,
     (L - 1) |ln(drift per layer)| (`linear_drift` in theory.json): one curve if the drift alone decided."""
-    from gradient_lab import theory as predictions
+    from gradient_lab.theory import predictions
 
     def drift_loss(width, depth):
         return -(depth - 1) * np.log(predictions.linear_drift_per_layer(theory, "glorot_uniform", width))
@@ -388,7 +388,7 @@ def draw_study(name, results, theory=None):
 
 def save_study(name, results, path, theory=None):
     """Writes `draw_study` to `path`; returns the path."""
-    return _save(draw_study(name, results, theory), path)
+    return save(draw_study(name, results, theory), path)
 
 
 def _draw_weight_study(cells, label):

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from gradient_lab.seed_statistics import accuracy_summary, first_to_output_ratio, weakest_to_output_ratio
+from gradient_lab.sweeps.intervals import accuracy_summary, first_to_output_ratio, weakest_to_output_ratio
 
 
 def summary_table(results, group_by):

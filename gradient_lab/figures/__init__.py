@@ -1,0 +1,5 @@
+"""The figures, drawn from saved results: one run's (`training`), many seeds' and the studies' (`many_seeds`),
+and the theory's (`theory`). Each `draw_*` returns a matplotlib Figure, each `save_*` writes it as a PNG.
+
+Imports matplotlib and NumPy only, never Keras or TensorFlow.
+"""
