@@ -12,10 +12,11 @@ Then:   tensorboard --logdir logs
 import math
 
 from gradient_lab import cli
+from gradient_lab.tf_speed import runtime
 
 # TensorFlow without its start-up chatter, one thread per op (faster for these tiny nets), and
 # two ops at a time: seed 0 trains beside the other seeds (step 6).
-cli.start_tensorflow(ops_at_a_time=2)
+runtime.start_tensorflow(ops_at_a_time=2)
 
 import keras
 from keras import layers

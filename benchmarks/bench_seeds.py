@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_training import paired_overhead, time_interleaved  # noqa: E402
 from bench_versions import extract_revision  # noqa: E402
 from gradient_lab import cli, experiment  # noqa: E402
+from gradient_lab.tf_speed import runtime  # noqa: E402
 
 ONE_SEED, STACKED = "one seed", "stacked seeds"
 
@@ -96,7 +97,7 @@ def main(argv=None):
     parser.add_argument("--script", action="store_true", help="also time the whole mlp_relu_deep.py against --base's")
     parser.add_argument("--base", default="a97df6b", help="the revision of the one-seed script (default: %(default)s)")
     args = parser.parse_args(argv)
-    cli.start_tensorflow()
+    runtime.start_tensorflow()
     with tempfile.TemporaryDirectory() as log_root:
         times, accuracies = time_interleaved(variants(args.model, args.seeds, args.epochs, log_root), 0, args.rounds)
     ratio, interval = paired_overhead(times[STACKED], times[ONE_SEED])

@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gradient_lab import cli  # noqa: E402
+from gradient_lab.tf_speed import runtime  # noqa: E402
 from gradient_lab import experiment  # noqa: E402
 
 
@@ -81,7 +82,7 @@ def train_ours(config, log_root):
 
 def final_test_accuracy(variant, model, seed, epochs):
     """One untimed run for the accuracy comparison; runs in a joblib worker."""
-    cli.start_tensorflow()
+    runtime.start_tensorflow()
     import data
 
     config = experiment.config_for(model, epochs=epochs, seed=seed, diagnostics=False, histogram_freq=0)
@@ -258,7 +259,7 @@ def main(argv=None):
     args = parse_args(argv)
     import data
 
-    cli.start_tensorflow()  # Both variants run with the same TensorFlow threading: one thread.
+    runtime.start_tensorflow()  # Both variants run with the same TensorFlow threading: one thread.
     circles = data.load_circles()
     models = sorted(experiment.MODELS) if args.model == "all" else [args.model]
     if args.accuracy_seeds:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_training import paired_overhead, time_interleaved  # noqa: E402
 from gradient_lab import cli  # noqa: E402
+from gradient_lab.tf_speed import runtime  # noqa: E402
 from gradient_lab import experiment  # noqa: E402
 
 OLD, NEW = "old", "new"
@@ -180,7 +181,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    cli.start_tensorflow()  # Both versions run with the same TensorFlow threading: one thread.
+    runtime.start_tensorflow()  # Both versions run with the same TensorFlow threading: one thread.
     models = sorted(experiment.MODELS) if args.model == "all" else [args.model]
     overheads = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import data
 from gradient_lab import cli
+from gradient_lab.tf_speed import runtime
 
 # The three models of the reference experiment. Flags override any field.
 MODELS = {
@@ -174,7 +175,7 @@ def check_flags(args, depths):
             cli.fail("--run-name names one run; pick one model (or use --log-dir to keep runs apart)")
         if Path(args.run_name).name != args.run_name or args.run_name in ("", ".", ".."):
             cli.fail(f"--run-name must be a plain directory name, got {args.run_name!r}")
-    cli.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
+    runtime.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
     from gradient_lab import models
     from gradient_lab.tf_speed import keras_internals
 
@@ -223,7 +224,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         The result dict that was saved as `<run dir>/result.json`; its `status` is
         `completed`, `nan_loss` or `interrupted`.
     """
-    cli.start_tensorflow()
+    runtime.start_tensorflow()
     import keras
 
     from gradient_lab.tf_speed import gradient_logger

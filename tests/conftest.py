@@ -30,15 +30,15 @@ def run_script(script, *args, cwd=None):
 def pytest_configure(config):
     """In each process that runs tests, starts TensorFlow as the scripts do, before a test module imports Keras.
 
-    One thread per op, two ops at a time (`cli.start_tensorflow`): TensorFlow's default, a
+    One thread per op, two ops at a time (`runtime.start_tensorflow`): TensorFlow's default, a
     thread per core for each op, would have the two test workers' threads fight over the two
     cores, and make the in-process script runs differ from the real ones. The xdist
     controller, which runs no test, does not import TensorFlow.
     """
     if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
-        from gradient_lab import cli
+        from gradient_lab.tf_speed import runtime
 
-        cli.start_tensorflow(ops_at_a_time=2)
+        runtime.start_tensorflow(ops_at_a_time=2)
 
 
 def run_in_this_process(script, *args):

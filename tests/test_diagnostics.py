@@ -7,7 +7,7 @@ import pytest
 import data
 from gradient_lab import diagnostics
 from gradient_lab import experiment
-from gradient_lab.tf_speed import gradient_logger
+from gradient_lab.tf_speed import gradient_logger, layer_statistics
 from gradient_lab.tf_speed import whole_epochs
 import grad_logging
 from gradient_lab import models
@@ -18,7 +18,7 @@ LEARNING_RATE = 1e-9  # Small enough that the weights do not move within the tes
 
 def one_epoch_logs(model, x, y):
     models.compile_mlp(model, learning_rate=LEARNING_RATE, momentum=0.0)
-    callbacks = [gradient_logger.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)]
+    callbacks = [gradient_logger.FastGradientNormLogger(), layer_statistics.LayerDiagnostics(x)]
     history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0, callbacks=callbacks).history
     return {key: values[0] for key, values in history.items()}
 
@@ -76,7 +76,7 @@ def test_same_statistics_in_the_epoch_graph_and_for_a_functional_model():
             y,
             epochs=1,
             batch_size=len(x),
-            callbacks=[gradient_logger.FastGradientNormLogger(), diagnostics.LayerDiagnostics(x)],
+            callbacks=[gradient_logger.FastGradientNormLogger(), layer_statistics.LayerDiagnostics(x)],
         ).history
         for key, value in expected.items():
             if key.split("/")[0] in ("saturation", "activation_mean", "activation_std", "update_ratio"):
@@ -95,7 +95,7 @@ def test_uniform_weights_saturate_tanh_units_glorot_does_not():
 def test_backward_signal_at_init_matches_tape():
     (x, y), _ = data.load_circles(num_samples=200)
     model = models.build_mlp(3, 5, "tanh", "glorot_uniform", seed=2)
-    init = diagnostics.backward_signal_at_init(model, x, y)
+    init = layer_statistics.backward_signal_at_init(model, x, y)
     expected, _ = tape_layer_norms(model, x, y)
     np.testing.assert_allclose(init["gradient_norm"], expected[:, 2], rtol=1e-5)
     assert init["backward_signal"][-1] == pytest.approx(1.0)  # d output / d output.

@@ -184,9 +184,9 @@ def test_variance_standard_error_is_the_delta_method_of_normal_samples():
 
 
 def test_numpy_backprop_matches_tensorflow_autodiff():
-    from gradient_lab import cli
+    from gradient_lab.tf_speed import runtime
 
-    cli.start_tensorflow()
+    runtime.start_tensorflow()
     import keras
     import tensorflow as tf
 

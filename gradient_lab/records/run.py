@@ -83,14 +83,15 @@ class Run:
         `--weight-logging`, each layer's weight norms (see `gradient_lab/diagnostics.py`).
         """
         from gradient_lab import diagnostics
+        from gradient_lab.tf_speed import layer_statistics
 
         callbacks = []
         if self.config.diagnostics:
-            self.init_diagnostics = diagnostics.backward_signal_at_init(model, x, y)
+            self.init_diagnostics = layer_statistics.backward_signal_at_init(model, x, y)
             if self.config.activation in diagnostics.DEAD_CHECKED_ACTIVATIONS:
                 self.born_dead = diagnostics.model_constant_output(model, x)
             self.snapshots = diagnostics.DecisionBoundarySnapshots(epochs=(1, 10, 100, self.config.epochs))
-            callbacks += [diagnostics.LayerDiagnostics(x), self.snapshots]
+            callbacks += [layer_statistics.LayerDiagnostics(x), self.snapshots]
         if self.config.weight_logging:
             callbacks.append(diagnostics.WeightNormLogger())
         return callbacks

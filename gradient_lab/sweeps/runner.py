@@ -25,6 +25,7 @@ import joblib
 from tqdm import tqdm
 
 from gradient_lab import cli
+from gradient_lab.tf_speed import runtime
 from gradient_lab import experiment
 from gradient_lab.records import run as recording
 
@@ -92,7 +93,7 @@ def load_completed(cell_dir, cell):
 
 def train_cell(cell, log_dir):
     """Trains a cell's seeds at once in a fresh directory (replacing a partial one); returns its record."""
-    cli.start_tensorflow()
+    runtime.start_tensorflow()
     from gradient_lab import diagnostics
     from gradient_lab.tf_speed import stacked
 

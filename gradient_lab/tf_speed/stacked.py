@@ -200,7 +200,7 @@ class StackedMLP(keras.Model):
 
     def _layer_statistics(self):
         """Per member and layer: saturated and dead fractions, activation mean and std, weight norm (as
-        `diagnostics.LayerDiagnostics` takes them), and the weights' L1 norm and L1 distance from their
+        `layer_statistics.LayerDiagnostics` takes them), and the weights' L1 norm and L1 distance from their
         initial values (as `diagnostics.WeightNormLogger`), `[members, layers, 7]`."""
         x = tf.broadcast_to(self.diagnostics_data, [self.members, *self.diagnostics_data.shape])
         views, initial_views = self.weight_views(), self.weight_views(self.initial_weights)
@@ -295,7 +295,7 @@ def member_histories(history, keys, activations, learning_rate, diagnostics=True
         history: the stacked model's `History.history`.
         keys: the layers' keys, input side first.
         activations: each layer's activation name (for which diagnostics apply).
-        learning_rate: for the update-to-weight ratio, as `diagnostics.LayerDiagnostics` defines it.
+        learning_rate: for the update-to-weight ratio, as `layer_statistics.LayerDiagnostics` defines it.
         diagnostics, weight_logging: which series to give, as the `Config` fields of these names.
     """
     columns = {name: np.asarray(history[name]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
@@ -319,7 +319,7 @@ def member_histories(history, keys, activations, learning_rate, diagnostics=True
 
 
 def _diagnostics_history(layers, gradient_statistics, keys, activations, learning_rate, weight_logging):
-    """One member's diagnostics series, keyed as `diagnostics.LayerDiagnostics` (and `WeightNormLogger`) key them."""
+    """One member's diagnostics series, keyed as `LayerDiagnostics` (and `WeightNormLogger`) key them."""
     series = {}
     total_mean = grad_logging.STAT_NAMES.index("mean")
     for index, (key, kind) in enumerate(zip(keys, activations)):
@@ -361,7 +361,7 @@ class TrainingThread:
 
     TensorFlow runs its ops without holding Python's lock, so the members train on the second
     core while the script trains seed 0 on the first, if TensorFlow may run two ops at a time
-    (`cli.start_tensorflow(ops_at_a_time=2)`, as the scripts start it). `cancel()` stops them
+    (`runtime.start_tensorflow(ops_at_a_time=2)`, as the scripts start it). `cancel()` stops them
     at the end of their current epoch.
     """
 

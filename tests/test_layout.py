@@ -1,0 +1,80 @@
+"""The package's shape: only `tf_speed/` imports TensorFlow, no import cycle, no private name imported."""
+
+import ast
+
+import pytest
+
+from conftest import ROOT, imported_names
+
+PACKAGE = ROOT / "gradient_lab"
+# The portable jobs: neither TensorFlow nor the TensorFlow speed path (`experiment`, `records` and
+# `sweeps/runner.py` choose that path for a TensorFlow run, so they may import `tf_speed`).
+PORTABLE = ["theory", "figures", "sweeps/intervals.py", "sweeps/tables.py", "diagnostics.py", "models.py", "cli.py"]
+
+
+def module_name(path):
+    """`gradient_lab/figures/training.py` -> `gradient_lab.figures.training` (a package: its own name)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_files(under=PACKAGE):
+    return sorted(under.rglob("*.py")) if under.is_dir() else [under]
+
+
+def test_only_the_tensorflow_sub_package_imports_tensorflow():
+    outside = [path for path in package_files() if "tf_speed" not in path.parts]
+    importers = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in outside
+        for name in imported_names(path)  # At the top or inside a function.
+        if name.split(".")[0] == "tensorflow"
+    ]
+    assert importers == []
+    assert any(name == "tensorflow" for name in imported_names(PACKAGE / "tf_speed" / "stacked.py"))  # Not blind.
+
+
+@pytest.mark.parametrize("job", PORTABLE)
+def test_the_portable_jobs_import_neither_tensorflow_nor_its_speed_path(job):
+    for path in package_files(PACKAGE / job):
+        names = imported_names(path)
+        assert not [name for name in names if name.split(".")[0] == "tensorflow" or "tf_speed" in name], path
+
+
+def our_imports():
+    """`{module: the package's modules it imports}`, at the top of a file or inside a function."""
+    modules = {module_name(path): path for path in package_files()}
+    graph = {}
+    for module, path in modules.items():
+        graph[module] = {name for name in imported_names(path) if name in modules and name != module}
+    return graph
+
+
+def test_no_import_cycle():
+    graph, visiting, done, cycles = our_imports(), [], set(), []
+
+    def visit(module):
+        if module in visiting:
+            cycles.append(visiting[visiting.index(module) :] + [module])
+            return
+        if module in done:
+            return
+        visiting.append(module)
+        for imported in sorted(graph[module]):
+            visit(imported)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert cycles == []
+    assert "gradient_lab.figures.saving" in graph["gradient_lab.figures.training"]  # The graph has edges.
+
+
+def test_no_private_name_is_imported_from_another_module():
+    imported = []
+    for path in [*package_files(), *ROOT.glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gradient_lab"):
+                imported += [f"{path.name}: {alias.name}" for alias in node.names if alias.name.startswith("_")]
+    assert imported == []
