@@ -9,7 +9,7 @@ Run:  python compare.py [--log-dir logs] [--figure-dir figures]
 """
 
 from gradient_lab import cli
-from gradient_lab.records import run as recording
+from gradient_lab.records.result import latest_per_model, load_results
 
 
 def main(argv=None):
@@ -17,7 +17,7 @@ def main(argv=None):
     parser.add_argument("--log-dir", default="logs", help="where the runs are (default: %(default)s)")
     parser.add_argument("--figure-dir", default="figures", help="where comparison.png goes (default: %(default)s)")
     args = parser.parse_args(argv)
-    latest = recording.latest_per_model(recording.load_results(args.log_dir))
+    latest = latest_per_model(load_results(args.log_dir))
     if not latest:
         cli.fail(f"no completed runs under {args.log_dir!r}; run `python run_all.py` first")
     figure_dir = cli.writable_dir(args.figure_dir)

@@ -55,9 +55,8 @@ def parse_flags(argv):
 def train(args):
     """Trains and records the deep ReLU MLP; returns its `Run`."""
     config = experiment.config_from_flags(args, "deep_relu", num_hidden_layers=args.depth)
-    run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/deep_relu/
+    run = Run(config, args.log_dir, args.run_name, args.overwrite, seeds=args.seeds)  # logs/deep_relu/
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
-        run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
         keras.utils.set_random_seed(args.seed)
 
         # 2. The data: two noisy concentric circles, 500 points to train on and 500 to test.
@@ -115,7 +114,7 @@ def train(args):
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
     #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it. They
     #    started with the run, in a second thread, so this mostly waits for them.
-    run.train_seeds(args.seeds, args.seed_logs)
+    run.train_seeds(args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind
     #    seed 0), and the diagnostics'.

@@ -54,9 +54,8 @@ def parse_flags(argv):
 def train(name, depth, args):
     """Trains and records one tanh MLP with `depth` hidden layers; returns its `Run`."""
     config = experiment.config_from_flags(args, name, num_hidden_layers=depth, output_initializer=args.initializer)
-    run = Run(config, args.log_dir, args.run_name, args.overwrite)  # logs/<name>/
+    run = Run(config, args.log_dir, args.run_name, args.overwrite, seeds=args.seeds)  # logs/<name>/
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
-        run.start_seeds(args.seeds)  # Step 6's seeds start now, on the second core (see step 6).
         keras.utils.set_random_seed(args.seed)
 
         # 2. The data: two noisy concentric circles, 500 points to train on and 500 to test.
@@ -116,7 +115,7 @@ def train(name, depth, args):
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
     #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it. They
     #    started with the run, in a second thread, so this mostly waits for them.
-    run.train_seeds(args.seeds, args.seed_logs)
+    run.train_seeds(args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind
     #    seed 0), and the diagnostics'.

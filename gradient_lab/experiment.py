@@ -228,10 +228,10 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
     import keras
 
     from gradient_lab.tf_speed import gradient_logger
-    from gradient_lab.records import run as recording
+    from gradient_lab.records.run import Run
     from gradient_lab.tf_speed import tensorboard_events
 
-    run = recording.Run(config, log_dir, run_name, overwrite)
+    run = Run(config, log_dir, run_name, overwrite)
     with run.recorded():
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), test_data = data.load_circles(config.num_samples, config.noise, config.data_seed)

@@ -200,7 +200,7 @@ def test_a_stop_signal_whose_exception_was_lost_still_stops_the_run_at_the_epoch
 
     import data
     from gradient_lab import cli
-    from gradient_lab.records import run as recording
+    from gradient_lab.records.run import Run
 
     class LoseTheStop(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -208,7 +208,7 @@ def test_a_stop_signal_whose_exception_was_lost_still_stops_the_run_at_the_epoch
                 monkeypatch.setattr(cli, "_stop_requested", cli.Terminated())
 
     config = experiment.config_for("shallow_tanh", epochs=50, diagnostics=False)
-    run = recording.Run(config, tmp_path / "logs")
+    run = Run(config, tmp_path / "logs")
     with run.recorded():
         (x, y), test_data = data.load_circles()
         model = experiment.compiled_model(config)

@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import assert_png_shows, run_in_this_process
 from gradient_lab import experiment
 from gradient_lab.figures import training as training_figures
-from gradient_lab.records import run as recording
+from gradient_lab.records.result import latest_per_model, load_results
 
 RESULT_LINE = re.compile(r"^(\w+)\s+Train: (\d\.\d{3}), Test: (\d\.\d{3})  \((\d+\.\d) s\)$", re.M)
 SEEDS_LINE = re.compile(r"^  over (\d+) seeds: test (.*)$", re.M)
@@ -226,7 +226,7 @@ def test_compare_reads_saved_results(run_all, tmp_path):
         result = saved_result(workdir, model)
         accuracies = f"Train: {result['train_accuracy']:.3f}, Test: {result['test_accuracy']:.3f}"
         assert line == f"{model:<13s} {accuracies}  (run {model}, seed 0)"  # The killed run's folder is skipped.
-    latest = recording.latest_per_model(recording.load_results(tmp_path / "logs"))
+    latest = latest_per_model(load_results(tmp_path / "logs"))
     assert list(latest) == MODELS
     assert_png_shows(tmp_path / "figures" / "comparison.png", tmp_path, training_figures.save_comparison, latest)
     assert_png_shows(

@@ -42,7 +42,7 @@ def test_events_read_back(tmp_path):
 
 
 def test_a_seeds_events_read_back_as_a_scripts_run(tmp_path):
-    from gradient_lab.records import run as recording
+    from gradient_lab.records.seeds import write_seed_events
 
     history = {
         "loss": [0.7, 0.6],
@@ -51,7 +51,7 @@ def test_a_seeds_events_read_back_as_a_scripts_run(tmp_path):
         "val_accuracy": [0.48, 0.55],
         "grad_norm/01_hidden_1/mean": [0.01, 0.02],
     }
-    recording.write_seed_events(tmp_path / "seed-3", history)
+    write_seed_events(tmp_path / "seed-3", history)
     train = EventAccumulator(str(tmp_path / "seed-3" / "train"), size_guidance={"scalars": 0}).Reload()
     validation = EventAccumulator(str(tmp_path / "seed-3" / "validation"), size_guidance={"scalars": 0}).Reload()
     assert [event.value for event in train.Scalars("epoch_loss")] == [np.float32(0.7), np.float32(0.6)]

@@ -5,6 +5,8 @@ what it shows, and `save_<figure>(..., path)` draws it, writes it as a PNG and r
 many seeds and of the studies live in `many_seeds.py`.
 """
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
@@ -359,3 +361,24 @@ def draw_backward_signal(result):
 def save_backward_signal(result, path):
     """Writes `draw_backward_signal` to `path`; returns the path."""
     return save(draw_backward_signal(result), path)
+
+
+def save_run_figures(result, figure_dir, snapshots=None, test_data=None):
+    """Draws a run's figures as `<figure_dir>/<run name>_<kind>.png`; nothing if no epoch completed.
+
+    Args:
+        result: the run's result dict.
+        figure_dir: where the figures go; None for none.
+        snapshots: its `diagnostics.DecisionBoundarySnapshots`, if it took them (with `test_data`,
+            `(x_test, y_test)`, they add the decision boundaries and the backward signal at init).
+    """
+    if figure_dir is None or not result["epochs_completed"]:
+        return
+    prefix = Path(figure_dir) / result["run_name"]
+    save_learning_curves(result, f"{prefix}_learning_curves.png")
+    if result["layer_keys"]:
+        save_gradient_norms(result, f"{prefix}_grad_norms.png")
+        save_gradient_heatmap(result, f"{prefix}_grad_heatmap.png")
+    if snapshots is not None:
+        save_decision_boundaries(snapshots, *test_data, result, f"{prefix}_decision_boundary.png")
+        save_backward_signal(result, f"{prefix}_init_jacobians.png")

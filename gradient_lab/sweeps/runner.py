@@ -27,7 +27,7 @@ from tqdm import tqdm
 from gradient_lab import cli
 from gradient_lab.tf_speed import runtime
 from gradient_lab import experiment
-from gradient_lab.records import run as recording
+from gradient_lab.records.result import json_text, library_versions, write_hparams
 
 
 def add_sweep_flags(parser, log_dir):
@@ -120,7 +120,7 @@ def train_cell(cell, log_dir):
             or key.startswith("grad_norm/")
             and key.endswith("/mean")
         }
-        recording.write_hparams(config, cell_dir / f"seed-{member['seed']}", result)
+        write_hparams(config, cell_dir / f"seed-{member['seed']}", result)
         results.append(result)
     record = {
         "cell": cell.name,
@@ -129,10 +129,10 @@ def train_cell(cell, log_dir):
         "config": dataclasses.asdict(cell.config),
         "seeds": list(cell.seeds),
         "wall_time_seconds": time.perf_counter() - start,
-        "versions": recording.library_versions(),
+        "versions": library_versions(),
         "members": results,
     }
-    cli.atomic_write_text(cell_dir / CELL_FILE, recording.json_text(record, levels=1))
+    cli.atomic_write_text(cell_dir / CELL_FILE, json_text(record, levels=1))
     return record
 
 
