@@ -9,8 +9,6 @@ Writes: logs/deep_relu/ (TensorBoard events, result.json) and figures/deep_relu_
 Then:   tensorboard --logdir logs
 """
 
-import math
-
 from gradient_lab import cli
 from gradient_lab.tf_speed import runtime
 
@@ -38,6 +36,15 @@ OUTPUT_INITIALIZER = "glorot_uniform"  # The Keras default, as in the reference.
 LEARNING_RATE, MOMENTUM = 0.01, 0.9  # SGD.
 EPOCHS, BATCH_SIZE = 500, 32
 SEED = 0  # Seeds the weights and the shuffling; the data has its own --data-seed.
+
+
+def kernel_initializer(name, seed):
+    """The Keras initializer of a layer's kernel, with its own seed: He or Glorot uniform, or one a flag names."""
+    if name == "he_uniform":
+        return keras.initializers.HeUniform(seed=seed)
+    if name == "glorot_uniform":
+        return keras.initializers.GlorotUniform(seed=seed)
+    return get_initializer(name, seed)  # Any Keras initializer by name: he_normal, orthogonal, ...
 
 
 def parse_flags(argv):
@@ -71,7 +78,7 @@ def train(args):
                     args.width,
                     activation=args.activation,
                     name=f"hidden_{i}",
-                    kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000 + i),
+                    kernel_initializer=kernel_initializer(args.initializer, seed=args.seed * 1000 + i),
                 )
             )
         model.add(
@@ -79,7 +86,7 @@ def train(args):
                 1,
                 activation="sigmoid",
                 name="output",
-                kernel_initializer=get_initializer(args.output_initializer, seed=args.seed * 1000),
+                kernel_initializer=kernel_initializer(args.output_initializer, seed=args.seed * 1000),
             )
         )
 
@@ -91,11 +98,8 @@ def train(args):
         )
 
         # 5. Fit, logging each layer's gradient norm every epoch (see mlp_tanh.py for the callbacks).
-        steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
         callbacks = [
-            FastGradientNormLogger(
-                run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step, max_steps_per_epoch=steps_per_epoch
-            ),
+            FastGradientNormLogger(run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step),
             *run.diagnostics(model, x_train, y_train),  # Dead units, ... (--no-diagnostics: none).
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard.
         ]
@@ -112,8 +116,8 @@ def train(args):
         )
 
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
-    #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it. They
-    #    started with the run, in a second thread, so this mostly waits for them.
+    #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it.
+    #    run.fit started them, in a second thread on the second core, so this mostly waits for them.
     run.train_seeds(args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind

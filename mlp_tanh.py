@@ -9,8 +9,6 @@ Writes: logs/<model>/ (TensorBoard events, result.json) and figures/<model>_*.pn
 Then:   tensorboard --logdir logs
 """
 
-import math
-
 from gradient_lab import cli
 from gradient_lab.tf_speed import runtime
 
@@ -39,6 +37,13 @@ EPOCHS, BATCH_SIZE = 500, 32
 SEED = 0  # Seeds the weights and the shuffling; the data has its own --data-seed.
 
 
+def kernel_initializer(name, seed):
+    """The Keras initializer of a layer's kernel, with its own seed: U(0, 1), unless --initializer names another."""
+    if name == "uniform_0_1":
+        return keras.initializers.RandomUniform(minval=0.0, maxval=1.0, seed=seed)
+    return get_initializer(name, seed)  # Any Keras initializer by name: glorot_uniform, orthogonal, ...
+
+
 def parse_flags(argv):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["shallow", "deep", "both"], default="both", help="default: %(default)s")
@@ -61,8 +66,9 @@ def train(name, depth, args):
         # 2. The data: two noisy concentric circles, 500 points to train on and 500 to test.
         (x_train, y_train), (x_test, y_test) = data.load_circles(args.num_samples, args.noise, args.data_seed)
 
-        # 3. The model: `depth` Dense tanh layers of 5 units, then one sigmoid unit. Every
-        #    initializer gets its own seed, so the weights depend on --seed alone.
+        # 3. The model: `depth` Dense tanh layers of 5 units, then one sigmoid unit, every kernel
+        #    drawn from U(0, 1) (`kernel_initializer`, above). Every initializer gets its own seed,
+        #    so the weights depend on --seed alone.
         model = keras.Sequential([keras.Input(shape=(2,))], name=name)
         for i in range(1, depth + 1):
             model.add(
@@ -70,7 +76,7 @@ def train(name, depth, args):
                     args.width,
                     activation=args.activation,
                     name=f"hidden_{i}",
-                    kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000 + i),
+                    kernel_initializer=kernel_initializer(args.initializer, seed=args.seed * 1000 + i),
                 )
             )
         model.add(
@@ -78,7 +84,7 @@ def train(name, depth, args):
                 1,
                 activation="sigmoid",
                 name="output",
-                kernel_initializer=get_initializer(args.initializer, seed=args.seed * 1000),
+                kernel_initializer=kernel_initializer(args.initializer, seed=args.seed * 1000),
             )
         )
 
@@ -92,11 +98,8 @@ def train(name, depth, args):
         # 5. Fit, logging each layer's gradient norm every epoch. FastGradientNormLogger gives
         #    the numbers of grad_logging.GradientNormLogger (the plain version, to read and
         #    copy), computed inside the epoch's own TensorFlow call.
-        steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
         callbacks = [
-            FastGradientNormLogger(
-                run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step, max_steps_per_epoch=steps_per_epoch
-            ),
+            FastGradientNormLogger(run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step),
             *run.diagnostics(model, x_train, y_train),  # Saturation, dead units, ... (--no-diagnostics: none).
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard, as keras's TensorBoard.
         ]
@@ -113,8 +116,8 @@ def train(name, depth, args):
         )
 
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
-    #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it. They
-    #    started with the run, in a second thread, so this mostly waits for them.
+    #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it.
+    #    run.fit started them, in a second thread on the second core, so this mostly waits for them.
     run.train_seeds(args.seed_logs)
 
     # 7. The figures: learning curves, gradient norm per layer (the other seeds faint behind

@@ -6,7 +6,6 @@
 """
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,13 +237,9 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         model = compiled_model(config)
         callbacks = []
         if config.grad_logging:
-            steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
             callbacks.append(
                 gradient_logger.FastGradientNormLogger(
-                    run.dir,
-                    histogram_freq=config.histogram_freq,
-                    per_step=config.per_step,
-                    max_steps_per_epoch=steps_per_epoch,
+                    run.dir, histogram_freq=config.histogram_freq, per_step=config.per_step
                 )
             )
         callbacks += run.diagnostics(model, x_train, y_train)

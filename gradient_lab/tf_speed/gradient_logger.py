@@ -32,6 +32,7 @@ from grad_logging import PARTS, STAT_NAMES, history_key, layer_keys, trainable_l
 # Up to this many numbers (16 MB) in its buffers, the tracker keeps every step's whole
 # gradient; beyond, only each variable's squared norm.
 MAX_RING_VALUES = 1 << 22
+DEFAULT_STEPS_PER_EPOCH = 1024  # The ring's rows when nobody says how many steps an epoch takes.
 
 
 def flat_positions(variables):
@@ -200,24 +201,31 @@ class FastGradientNormLogger(keras.callbacks.Callback):
             keeps the numbers in the History only.
         histogram_freq: write gradient histograms every this many epochs (0: never).
         per_step: also log every optimizer step's per-layer norm.
-        max_steps_per_epoch: optimizer steps the in-graph buffer holds between reads.
+        max_steps_per_epoch: optimizer steps the in-graph buffer holds between reads; by default
+            an epoch's steps under `whole_epochs.fit_whole_epochs` (which says how many), else 1024.
     """
 
-    def __init__(self, log_dir=None, histogram_freq=1, per_step=False, max_steps_per_epoch=1024):
+    def __init__(self, log_dir=None, histogram_freq=1, per_step=False, max_steps_per_epoch=None):
         super().__init__()
         self.log_dir = log_dir
         self.per_step = per_step
         self.histogram_freq = histogram_freq
         self.max_steps_per_epoch = max_steps_per_epoch
+        self.planned_steps_per_epoch = None
         self.tracker = None
         self.writer = None
+
+    def plan_steps_per_epoch(self, steps):
+        """Called by `whole_epochs.fit_whole_epochs` before it fits: each epoch takes `steps` optimizer steps."""
+        self.planned_steps_per_epoch = steps
 
     def set_model(self, model):
         # Called by `fit` before it builds the train function, so the hook is traced in.
         super().set_model(model)
+        capacity = self.max_steps_per_epoch or self.planned_steps_per_epoch or DEFAULT_STEPS_PER_EPOCH
         self.tracker = getattr(model.optimizer.apply, "tracker", None)  # One already installed by this callback.
-        if self.tracker is None or self.tracker.capacity < self.max_steps_per_epoch:
-            self.tracker = GradientNormTracker(model, capacity=self.max_steps_per_epoch)
+        if self.tracker is None or self.tracker.capacity < capacity:
+            self.tracker = GradientNormTracker(model, capacity=capacity)
 
     def on_train_begin(self, logs=None):
         steps = self.params.get("steps") if self.params else None

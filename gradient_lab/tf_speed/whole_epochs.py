@@ -15,7 +15,8 @@ the same call, sparing a call of its own (~0.3 ms): it defines
 `epoch_graph_statistics()`, a traceable function returning a dict of tensors, and finds
 them in the epoch's `logs` (and should pop them there). Code traced into the epoch's
 steps can number them with the batch loop's own counter (`traced_epoch()`), sparing ops
-of its own at every step.
+of its own at every step. A callback that sizes a buffer by an epoch's optimizer steps
+defines `plan_steps_per_epoch(steps)`, and learns them before `fit` starts.
 """
 
 import contextlib
@@ -56,6 +57,9 @@ def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, c
         statistics=[callback for callback in callbacks or [] if hasattr(callback, "epoch_graph_statistics")],
     )
     whole_training_set = tf.data.Dataset.from_tensors((tf.constant(x), tf.constant(y))).repeat()
+    for callback in callbacks or []:  # A callback that sizes a buffer by the epoch's steps learns them now.
+        if hasattr(callback, "plan_steps_per_epoch"):
+            callback.plan_steps_per_epoch(-(-len(x) // batch_size))
     with keras_internals.fit_hooks(model, train_step, callbacks) as callbacks:
         return model.fit(
             whole_training_set, epochs=epochs, steps_per_epoch=1, shuffle=False, callbacks=callbacks, verbose=verbose
