@@ -59,13 +59,13 @@ def add_data_flags(parser):
     )
     parser.add_argument(
         "--noise",
-        type=cli.non_negative_float,
+        type=cli.non_negative_float(),
         default=defaults.noise,
         help="noise standard deviation (default: %(default)s)",
     )
     parser.add_argument(
         "--data-seed",
-        type=cli.non_negative_int,
+        type=cli.non_negative_int(),
         default=defaults.data_seed,
         help="random_state of make_circles (default: %(default)s)",
     )

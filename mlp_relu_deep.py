@@ -62,7 +62,7 @@ def parse_flags(argv):
 def train(args):
     """Trains and records the deep ReLU MLP; returns its `Run`."""
     config = experiment.config_from_flags(args, "deep_relu", num_hidden_layers=args.depth)
-    run = Run(config, args.log_dir, args.run_name, args.overwrite, seeds=args.seeds)  # logs/deep_relu/
+    run = Run(config, args.log_dir, args.run_name, args.overwrite, num_seeds=args.seeds)  # logs/deep_relu/
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
         keras.utils.set_random_seed(args.seed)
 

@@ -59,7 +59,7 @@ def parse_flags(argv):
 def train(name, depth, args):
     """Trains and records one tanh MLP with `depth` hidden layers; returns its `Run`."""
     config = experiment.config_from_flags(args, name, num_hidden_layers=depth, output_initializer=args.initializer)
-    run = Run(config, args.log_dir, args.run_name, args.overwrite, seeds=args.seeds)  # logs/<name>/
+    run = Run(config, args.log_dir, args.run_name, args.overwrite, num_seeds=args.seeds)  # logs/<name>/
     with run.recorded():  # Saves result.json at the end, also after Ctrl-C.
         keras.utils.set_random_seed(args.seed)
 

@@ -151,7 +151,7 @@ def parse_flags(argv):
         description=__doc__.splitlines()[0],
         epilog="--seed, --figure-dir, --results and --quick go before the subcommand; --quick is for the full run.",
     )
-    parser.add_argument("--seed", type=cli.non_negative_int, default=SEED, help="default: %(default)s")
+    parser.add_argument("--seed", type=cli.non_negative_int(), default=SEED, help="default: %(default)s")
     parser.add_argument("--figure-dir", default="figures", help="default: %(default)s")
     parser.add_argument("--results", default="results/theory.json", help="default: %(default)s")
     parser.add_argument("--quick", action="store_true", help="the full run with a tenth of the Monte Carlo nets")
@@ -162,8 +162,8 @@ def parse_flags(argv):
     dead.add_argument("--nets", type=cli.positive_int(), default=BORN_DEAD_NETS, help="default: %(default)s")
     scale = commands.add_parser("depth-scale", help="mean-field q*, chi_1, c*, chi_c, xi_c and 6 xi_c")
     scale.add_argument("--activation", choices=sorted(mean_field.ACTIVATIONS), default="tanh")
-    scale.add_argument("--weight-variance", type=cli.positive_float, default=1.0, help="sigma_w2 = fan_in Var(W)")
-    scale.add_argument("--bias-variance", type=cli.non_negative_float, default=0.05, help="sigma_b2 = Var(b)")
+    scale.add_argument("--weight-variance", type=cli.positive_float(), default=1.0, help="sigma_w2 = fan_in Var(W)")
+    scale.add_argument("--bias-variance", type=cli.non_negative_float(), default=0.05, help="sigma_b2 = Var(b)")
     scale.add_argument("--init", choices=["glorot", "he_uniform", "uniform_0_1"], help="sigma_w2 from it, sigma_b2 0")
     scale.add_argument("--width", type=cli.positive_int(), default=5, help="square layers' width (default: 5)")
     width = commands.add_parser("width", help="Hanin's beta against Var[ln |h_L|^2]")

@@ -234,7 +234,7 @@ def parse_args(argv):
         help="timed runs of each of our variants; they are short, and more runs steady the "
         "overhead ratios on a noisy machine (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="default: %(default)s")
+    parser.add_argument("--seed", type=cli.non_negative_int(), default=0, help="default: %(default)s")
     parser.add_argument("--script", action="store_true", help="also time `python mlp_relu_deep.py` end to end")
     parser.add_argument(
         "--accuracy-seeds",

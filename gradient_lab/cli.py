@@ -80,17 +80,32 @@ def positive_int(minimum=1, maximum=None, why=""):
     return _number(int, minimum, False, "an integer", maximum, why)
 
 
-non_negative_int = _number(int, 0, False, "an integer")
-positive_float = _number(float, 0.0, True, "a number")
-non_negative_float = _number(float, 0.0, False, "a number")
+def non_negative_int():
+    """Flag type: an integer of at least 0."""
+    return _number(int, 0, False, "an integer")
 
 
-def fraction(text):
+def positive_float():
+    """Flag type: a number above 0."""
+    return _number(float, 0.0, True, "a number")
+
+
+def non_negative_float():
+    """Flag type: a number of at least 0."""
+    return _number(float, 0.0, False, "a number")
+
+
+def fraction():
     """Flag type: a number in [0, 1)."""
-    value = non_negative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"must be < 1, got {text}")
-    return value
+    at_least_0 = non_negative_float()
+
+    def parse(text):
+        value = at_least_0(text)
+        if value >= 1:
+            raise argparse.ArgumentTypeError(f"must be < 1, got {text}")
+        return value
+
+    return parse
 
 
 def writable_dir(path):

@@ -35,7 +35,7 @@ class Config:
     """Everything that defines a run; saved beside its results."""
 
     model: str = "deep_tanh"  # Preset name; also the default run name.
-    num_hidden_layers: int = 5
+    num_hidden_layers: int = 5  # The depth (the scripts' --depth).
     width: int = 5  # Units per hidden layer.
     activation: str = "tanh"
     initializer: str = "uniform_0_1"  # Kernel initializer of the hidden layers.
@@ -74,11 +74,11 @@ epochs_flag = cli.positive_int(
 def add_training_flags(parser, learning_rate, momentum, epochs, batch_size, seed):
     """Adds the flags of the training config, with these defaults."""
     add = parser.add_argument
-    add("--learning-rate", type=cli.positive_float, default=learning_rate, help="default: %(default)s")
-    add("--momentum", type=cli.fraction, default=momentum, help="SGD momentum (default: %(default)s)")
+    add("--learning-rate", type=cli.positive_float(), default=learning_rate, help="default: %(default)s")
+    add("--momentum", type=cli.fraction(), default=momentum, help="SGD momentum (default: %(default)s)")
     add("--epochs", type=epochs_flag, default=epochs, help=f"at most {MAX_EPOCHS} (default: %(default)s)")
     add("--batch-size", type=cli.positive_int(), default=batch_size, help="default: %(default)s")
-    add("--seed", type=cli.non_negative_int, default=seed, help="weights and shuffling (default: %(default)s)")
+    add("--seed", type=cli.non_negative_int(), default=seed, help="weights and shuffling (default: %(default)s)")
 
 
 def add_run_flags(parser):
@@ -102,7 +102,7 @@ def add_run_flags(parser):
     add("--per-step", action="store_true", help="also log gradient norms at every optimizer step")
     add(
         "--histogram-freq",
-        type=cli.non_negative_int,
+        type=cli.non_negative_int(),
         default=defaults.histogram_freq,
         help="gradient histograms every N epochs, 0 for none (default: %(default)s)",
     )

@@ -1,12 +1,12 @@
 """One training run's records, kept around the script's story; each part lives in its own module:
 
-run = Run(config, log_dir="logs", seeds=20)   # run_dir: logs/<model>/, numbered if taken
-with run.recorded():                          # Ctrl-C: the epochs so far are still saved (result)
+run = Run(config, log_dir="logs", num_seeds=20)  # run_dir: logs/<model>/, numbered if taken
+with run.recorded():                             # Ctrl-C: the epochs so far are still saved (result)
     ...build and compile the model...
     run.fit(model, x_train, y_train, epochs=..., batch_size=..., validation_data=..., callbacks=[...])
-run.train_seeds()                             # seeds 0 .. 19 beside seed 0 (seeds)
-run.save_figures("figures")                   # gradient_lab/figures/training.py
-status = run.report()                         # the result line, the verdict, the exit status (report)
+run.train_seeds()                                # seeds 0 .. 19 beside seed 0 (seeds)
+run.save_figures("figures")                      # gradient_lab/figures/training.py
+status = run.report()                            # the result line, the verdict, the exit status (report)
 """
 
 import contextlib
@@ -31,18 +31,18 @@ class Run:
         log_dir: parent of the run directory.
         run_name: the directory's name; defaults to `config.model`, numbered (`-2`, ...) if taken.
         overwrite: replace a run directory of that name instead of numbering.
-        seeds: seeds 0 .. seeds-1 of the same model train beside seed 0 (`train_seeds`); 1: none.
+        num_seeds: seeds 0 .. num_seeds-1 of the same model train beside seed 0 (`train_seeds`); 1: none.
     """
 
     INTERRUPTED, TERMINATED, NAN_LOSS = INTERRUPTED, TERMINATED, NAN_LOSS  # Exit statuses.
 
-    def __init__(self, config, log_dir="logs", run_name=None, overwrite=False, seeds=1):
+    def __init__(self, config, log_dir="logs", run_name=None, overwrite=False, num_seeds=1):
         self.config = config
         self.dir = new_run_dir(log_dir, run_name or config.model, overwrite)
         self.status = RunStatus()
         self.history = keras.callbacks.History()  # Ours, so that it exists even if Ctrl-C comes early.
         self.diagnosis = Diagnosis(config)
-        self.seeds = SeedsBeside(config, seeds)
+        self.seeds = SeedsBeside(config, num_seeds)
         self.model = self.train_data = self.test_data = self.result = None
 
     @property

@@ -9,21 +9,21 @@ KEPT = ("loss", "accuracy", "val_loss", "val_accuracy")  # With each layer's mea
 
 
 class SeedsBeside:
-    """Seeds 0 .. `count`-1 of `config`'s model, one stacked computation in a second thread (none below 2).
+    """Seeds 0 .. `num_seeds`-1 of `config`'s model, one stacked computation in a second thread (none below 2).
 
     They do not depend on seed 0's run, so `start` starts them while seed 0 trains (on the
     second core), and `add_to` waits for them and adds them to seed 0's result.
     """
 
-    def __init__(self, config, count):
-        self.config, self.count, self.job = config, count, None
+    def __init__(self, config, num_seeds):
+        self.config, self.num_seeds, self.job = config, num_seeds, None
 
     def start(self):
         """Starts training them now, in a second thread, unless started or fewer than 2."""
-        if self.count >= 2 and self.job is None:
+        if self.num_seeds >= 2 and self.job is None:
             # Their verdicts read only the last epoch's diagnostics; so they take only those.
             self.job = stacked.TrainingThread(
-                self.config, list(range(self.count)), callbacks=[stop_check()], final_diagnostics_only=True
+                self.config, list(range(self.num_seeds)), callbacks=[stop_check()], final_diagnostics_only=True
             )
 
     def cancel(self):

@@ -2,11 +2,10 @@
 
 `grad_logging.py` at the top level is the plain version, and the one to read first: it
 wraps the optimizer's `apply`, and at every step adds each layer's norms to per-epoch sums
-and maxima. This module gives the same numbers (a test checks them to 1e-6) with fewer
-graph ops per step, which matters when a step of a width-5 MLP is microseconds of
-arithmetic and every op costs about as much:
+and maxima. This module gives the same numbers (a test checks them to 1e-6) with less work at
+each step, which matters when a step of a width-5 MLP is almost no arithmetic:
 
-- a step stores its whole gradient, flat, as one row of a ring buffer (2 ops), instead of
+- a step stores its whole gradient, flat, as one row of a ring buffer, instead of
   computing norms; inside a `whole_epochs` epoch call the row is the batch loop's own
   counter (`whole_epochs.traced_epoch()`), else the optimizer's step counter modulo the
   ring's size;
@@ -131,9 +130,8 @@ class GradientNormTracker:
         return epoch if epoch is not None and epoch.num_batches <= self.capacity else None
 
     def _record(self, grads, variables):
-        # Runs inside the training graph at every step, where each op costs about as much
-        # as the arithmetic of a width-5 layer, so it is as few ops as possible: gather all
-        # gradients into one vector and store it (or its squared sum per variable).
+        # Runs inside the training graph at every step, so it does as little as it can:
+        # gather all gradients into one vector and store it (or its squared sum per variable).
         by_path = {variable.path: grad for grad, variable in zip(grads, variables) if grad is not None}
         # A variable the loss does not depend on has no gradient: count it as zero.
         flat = tf.dynamic_stitch(
@@ -249,9 +247,8 @@ class FastGradientNormLogger(keras.callbacks.Callback):
         steps, rows = self.tracker.unread_steps()
         step_norms = self.tracker.step_norms(rows)
         # One vector, [steps, statistics..., last step's gradients...]: Keras unpacks each
-        # tensor an epoch's call returns in Python, at ~20 us apiece. The statistics are
-        # taken here, not in NumPy: between two calls, Python runs on cold caches, where
-        # each NumPy call costs ~30 us, more than ten graph ops.
+        # tensor an epoch's call returns, one by one, in Python. The statistics are taken
+        # here, in the graph, rather than in NumPy between two calls (docs/speed.md).
         parts = [tf.cast(tf.reshape(steps, [1]), tf.float32), tf.reshape(epoch_statistics(step_norms), [-1])]
         if self.log_dir is not None and self.histogram_freq:
             parts.append(self.tracker.last_gradients(rows))

@@ -19,10 +19,9 @@ class LayerDiagnostics(keras.callbacks.Callback):
     """Per layer and epoch: saturation, dead units, activation mean and std, update-to-weight ratio.
 
     For models of layers with outputs `[batch, units]`, such as MLPs. One forward pass
-    over `x` per epoch, inside the epoch's own call under `fast_fit`, computes everything
-    for all layers at once, as a handful of ops on one `[inputs, units]` table (each op
-    in the epoch's graph costs time every epoch). The update ratio needs
-    a gradient-norm logger earlier in the callback list.
+    over `x` per epoch, inside the epoch's own call under `whole_epochs`, computes
+    everything for all layers at once, on one `[inputs, units]` table of every unit's
+    outputs. The update ratio needs a gradient-norm logger earlier in the callback list.
     Keys: `saturation/<layer key>` (tanh and sigmoid layers), `dead_units/<layer key>`
     (ReLU layers), `activation_mean/...`, `activation_std/...`, `update_ratio/...`.
     """
@@ -37,7 +36,7 @@ class LayerDiagnostics(keras.callbacks.Callback):
         self.kinds = [activation_name(layer) for layer in self.layers]
         self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self._prepare_tables()
-        # `fast_fit` computes the statistics inside each epoch's call; plain `fit` calls this.
+        # `whole_epochs` computes the statistics inside each epoch's call; plain `fit` calls this.
         self._graph_statistics = tf.function(self.epoch_graph_statistics)
 
     def _prepare_tables(self):
@@ -53,7 +52,7 @@ class LayerDiagnostics(keras.callbacks.Callback):
         centre = {"tanh": 0.0, "sigmoid": 0.5}
         threshold = {"tanh": TANH_SATURATION, "sigmoid": 0.5 - SIGMOID_SATURATION}
         self._centre = tf.constant([centre.get(self.kinds[layer], 0.0) for layer in layer_of_unit], tf.float32)
-        # Saturated when (a - centre)^2 > threshold^2, one op fewer than |a - centre| > threshold.
+        # Saturated when (a - centre)^2 > threshold^2, that is |a - centre| > threshold.
         self._squared_threshold = tf.constant(
             [threshold.get(self.kinds[layer], np.inf) ** 2 for layer in layer_of_unit], tf.float32
         )
@@ -84,7 +83,7 @@ class LayerDiagnostics(keras.callbacks.Callback):
         return {"_layer_statistics": tf.stack([saturated, dead, mean, tf.sqrt(variance), weight_norm], axis=1)}
 
     def on_epoch_end(self, epoch, logs=None):
-        # `fast_fit` computes the table inside the epoch's own call; plain `fit` does not.
+        # `whole_epochs` computes the table inside the epoch's own call; plain `fit` does not.
         table = logs.pop("_layer_statistics", None)
         if table is None:
             table = self._graph_statistics()["_layer_statistics"]

@@ -106,7 +106,7 @@ class StackedMLP(keras.Model):
         self.num_batches = -(-num_samples // batch_size)  # The last batch holds the remainder.
         # All members' weights are one variable, `[members, weights]`: kernel, bias, kernel, ... So
         # the optimizer updates one variable per step, not two per layer, and each step's gradient
-        # is already the flat row the ring stores (each op costs about as much as a layer's arithmetic).
+        # is already the flat row the ring stores.
         fans = [num_inputs] + [width] * num_hidden_layers + [1]
         self.weight_shapes = [
             shape for fan_in, fan_out in zip(fans, fans[1:]) for shape in ((fan_in, fan_out), (1, fan_out))
@@ -283,7 +283,7 @@ def stacked_mlp(config, seeds, train_data, validation_data, final_diagnostics_on
     return model
 
 
-def layer_keys(num_hidden_layers):
+def mlp_layer_keys(num_hidden_layers):
     """The keys `grad_logging.layer_keys` gives the single model's layers."""
     return grad_logging.numbered_keys([f"hidden_{i}" for i in range(1, num_hidden_layers + 1)] + ["output"])
 
@@ -406,7 +406,7 @@ def fit_members(model, config, seeds, train_data, validation_data, callbacks=Non
     history = model.fit(
         whole_training_set, epochs=config.epochs, steps_per_epoch=1, shuffle=False, verbose=0, callbacks=callbacks
     ).history
-    keys = layer_keys(config.num_hidden_layers)
+    keys = mlp_layer_keys(config.num_hidden_layers)
     if model.diagnostics_data is not None and not model.diagnostics_every_epoch:
         # The last epoch's diagnostics, as the series' last values: each series has one value.
         history["layer_statistics"] = [model._layer_statistics().numpy()]

@@ -1,11 +1,10 @@
 """Writing TensorBoard event files cheaply.
 
-Keras's `TensorBoard` callback writes each scalar with an eager TensorFlow op, about
-0.1 ms apiece here: more than a whole epoch of our training. `EventWriter` keeps each
-epoch's numbers in a list and every `flush_every` events builds the summaries as
-protocol buffers and appends them to the event file with TensorFlow's record writer,
-the file format TensorBoard reads. (A background thread was tried: it holds the GIL
-while the training thread waits for it, which cost more than it saved.)
+Keras's `TensorBoard` callback writes each scalar with an eager TensorFlow op, which for
+these tiny nets costs more than the epoch's training. `EventWriter` keeps each epoch's
+numbers in a list and every `flush_every` events builds the summaries as protocol buffers
+and appends them to the event file with TensorFlow's record writer, the file format
+TensorBoard reads. docs/speed.md has the measurements.
 """
 
 import itertools
@@ -79,9 +78,8 @@ class EventWriter:
 def histogram_protos(arrays, bucket_count=30):
     """Returns a TensorBoard `HistogramProto` (equal-width buckets) for each array, None if it has no finite value.
 
-    All arrays are binned in one NumPy pass: per-array loops cost ~20 us each, more than
-    a training epoch's worth of time when every layer is histogrammed every epoch;
-    `EventWriter` bins a whole batch of epochs at once.
+    All arrays are binned in one NumPy pass, not one pass per array: `EventWriter` bins a
+    whole batch of epochs' histograms at once.
     """
     if not arrays:
         return []

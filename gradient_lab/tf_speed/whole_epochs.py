@@ -1,17 +1,18 @@
 """`model.fit` that runs each epoch in one TensorFlow call instead of one call per batch.
 
-A width-5 MLP on 500 points does microseconds of arithmetic per batch; a plain
-`model.fit(x, y, batch_size=32, validation_data=...)` spends milliseconds per batch in
-Python and dispatch instead. `fit_whole_epochs` keeps `model.fit`, its callbacks and its
-`History`, but hands Keras one "batch" per epoch: the whole training set. Inside one
-traced function the epoch is shuffled, split into `batch_size` mini-batches, each
-trained with the model's own `train_step` (same loss, metrics and optimizer update as
-plain `fit`), and the validation set is evaluated with the model's own `test_step`.
+A width-5 MLP on 500 points does almost no arithmetic per batch; a plain
+`model.fit(x, y, batch_size=32, validation_data=...)` spends its time in Python and in
+dispatching each batch's call instead (docs/speed.md has the numbers). `fit_whole_epochs`
+keeps `model.fit`, its callbacks and its `History`, but hands Keras one "batch" per epoch:
+the whole training set. Inside one traced function the epoch is shuffled, split into
+`batch_size` mini-batches, each trained with the model's own `train_step` (same loss,
+metrics and optimizer update as plain `fit`), and the validation set is evaluated with
+the model's own `test_step`.
 
 Only the granularity of callbacks changes: `on_train_batch_*` run once per epoch.
 
 A callback that needs numbers from the model every epoch can have them computed inside
-the same call, sparing a call of its own (~0.3 ms): it defines
+the same call, sparing a call of its own: it defines
 `epoch_graph_statistics()`, a traceable function returning a dict of tensors, and finds
 them in the epoch's `logs` (and should pop them there). Code traced into the epoch's
 steps can number them with the batch loop's own counter (`traced_epoch()`), sparing ops
