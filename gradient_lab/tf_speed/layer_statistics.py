@@ -15,6 +15,54 @@ from gradient_lab.tf_speed import gradient_logger
 from gradient_lab.thresholds import SIGMOID_SATURATION, TANH_SATURATION
 
 
+class UnitStatistics:
+    """Per layer: the saturated fraction, the dead fraction, the mean and the std of its units' outputs.
+
+    The single run (`LayerDiagnostics`) and the stacked seeds (`stacked`) both take them from one
+    table of every layer's unit outputs side by side, `[inputs, units]` (or `[members, inputs, units]`),
+    so that they share one definition: saturated is a tanh output within `TANH_SATURATION` of +-1 (a
+    sigmoid's within `SIGMOID_SATURATION` of 0 or 1); dead is a unit never positive on the inputs; the
+    mean and std are over the layer's inputs and units together.
+
+    Args:
+        units: each layer's number of units, input side first.
+        kinds: each layer's activation name.
+    """
+
+    def __init__(self, units, kinds):
+        layer_of_unit = np.repeat(np.arange(len(units)), units)
+        # Multiplying per-unit numbers by this [units, layers] matrix averages them per layer.
+        self._layer_average = tf.constant(
+            np.eye(len(units), dtype=np.float32)[layer_of_unit] / np.float32(units)[layer_of_unit, None]
+        )
+        self._layer_of_unit = tf.constant(layer_of_unit)
+        centre = {"tanh": 0.0, "sigmoid": 0.5}
+        threshold = {"tanh": TANH_SATURATION, "sigmoid": 0.5 - SIGMOID_SATURATION}
+        self._centre = tf.constant([centre.get(kinds[layer], 0.0) for layer in layer_of_unit], tf.float32)
+        # Saturated when (a - centre)^2 > threshold^2, that is |a - centre| > threshold.
+        self._squared_threshold = tf.constant(
+            [threshold.get(kinds[layer], np.inf) ** 2 for layer in layer_of_unit], tf.float32
+        )
+
+    def __call__(self, outputs):
+        """Traceable: `(saturated, dead, mean, std)`, each `[layers]` (or `[members, layers]`)."""
+        saturated = tf.math.squared_difference(outputs, self._centre) > self._squared_threshold
+        unit_mean = tf.reduce_mean(outputs, axis=-2)
+        layer_mean = tf.linalg.matvec(self._layer_average, unit_mean, transpose_a=True)
+        layer_mean_of_unit = tf.gather(layer_mean, self._layer_of_unit, axis=-1)
+        squared_deviation = tf.math.squared_difference(outputs, tf.expand_dims(layer_mean_of_unit, -2))
+        per_unit = tf.stack(
+            [
+                tf.reduce_mean(tf.cast(saturated, tf.float32), axis=-2),
+                tf.cast(tf.reduce_max(outputs, axis=-2) <= 0.0, tf.float32),
+                unit_mean,
+                tf.reduce_mean(squared_deviation, axis=-2),
+            ]
+        )
+        saturated, dead, mean, variance = tf.unstack(per_unit @ self._layer_average)
+        return saturated, dead, mean, tf.sqrt(variance)
+
+
 class LayerDiagnostics(keras.callbacks.Callback):
     """Per layer and epoch: saturation, dead units, activation mean and std, update-to-weight ratio.
 
@@ -40,22 +88,8 @@ class LayerDiagnostics(keras.callbacks.Callback):
         self._graph_statistics = tf.function(self.epoch_graph_statistics)
 
     def _prepare_tables(self):
-        # Every unit of every layer is one column of a [inputs, units] table; these say
-        # which layer each column belongs to and where its saturated region starts.
         units = [int(layer.output.shape[-1]) for layer in self.layers]
-        layer_of_unit = np.repeat(np.arange(len(units)), units)
-        # Multiplying per-unit numbers by this [units, layers] matrix averages them per layer.
-        self._layer_average = tf.constant(
-            np.eye(len(units), dtype=np.float32)[layer_of_unit] / np.float32(units)[layer_of_unit, None]
-        )
-        self._layer_of_unit = tf.constant(layer_of_unit)
-        centre = {"tanh": 0.0, "sigmoid": 0.5}
-        threshold = {"tanh": TANH_SATURATION, "sigmoid": 0.5 - SIGMOID_SATURATION}
-        self._centre = tf.constant([centre.get(self.kinds[layer], 0.0) for layer in layer_of_unit], tf.float32)
-        # Saturated when (a - centre)^2 > threshold^2, that is |a - centre| > threshold.
-        self._squared_threshold = tf.constant(
-            [threshold.get(self.kinds[layer], np.inf) ** 2 for layer in layer_of_unit], tf.float32
-        )
+        self._unit_statistics = UnitStatistics(units, self.kinds)
         weights = [weight for layer in self.layers for weight in layer.trainable_weights]
         self._weight_positions = gradient_logger.flat_positions(weights)
         self._layer_of_weight = tf.constant(np.repeat(np.arange(len(units)), gradient_logger.layer_sizes(self.layers)))
@@ -63,24 +97,12 @@ class LayerDiagnostics(keras.callbacks.Callback):
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""
         activations = tf.concat(_layer_outputs(self.model, self.layers, self.x), axis=1)  # [inputs, units]
-        saturated = tf.math.squared_difference(activations, self._centre) > self._squared_threshold
-        unit_mean = tf.reduce_mean(activations, axis=0)
-        layer_mean = tf.linalg.matvec(self._layer_average, unit_mean, transpose_a=True)
-        squared_deviation = tf.math.squared_difference(activations, tf.gather(layer_mean, self._layer_of_unit))
-        per_unit = tf.stack(
-            [
-                tf.reduce_mean(tf.cast(saturated, tf.float32), axis=0),
-                tf.cast(tf.reduce_max(activations, axis=0) <= 0.0, tf.float32),
-                unit_mean,
-                tf.reduce_mean(squared_deviation, axis=0),
-            ]
-        )
-        saturated, dead, mean, variance = tf.unstack(per_unit @ self._layer_average)
+        saturated, dead, mean, std = self._unit_statistics(activations)
         weights = tf.dynamic_stitch(
             self._weight_positions, [weight for layer in self.layers for weight in layer.trainable_weights]
         )
         weight_norm = tf.sqrt(tf.math.segment_sum(tf.square(weights), self._layer_of_weight))
-        return {"_layer_statistics": tf.stack([saturated, dead, mean, tf.sqrt(variance), weight_norm], axis=1)}
+        return {"_layer_statistics": tf.stack([saturated, dead, mean, std, weight_norm], axis=1)}
 
     def on_epoch_end(self, epoch, logs=None):
         # `whole_epochs` computes the table inside the epoch's own call; plain `fit` does not.

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 import grad_logging
 from gradient_lab.tf_speed import whole_epochs
-from gradient_lab.thresholds import SIGMOID_SATURATION, TANH_SATURATION
+from gradient_lab.tf_speed.layer_statistics import UnitStatistics
 
 PARTS = grad_logging.PARTS
 
@@ -96,6 +96,7 @@ class StackedMLP(keras.Model):
         super().__init__()
         self.per_step, self.diagnostics_every_epoch = per_step, diagnostics_every_epoch
         self.activation_names = [activation] * num_hidden_layers + ["sigmoid"]
+        self.unit_statistics = UnitStatistics([width] * num_hidden_layers + [1], self.activation_names)
         self.diagnostics_data = None if diagnostics_data is None else tf.constant(diagnostics_data)
         self.hidden = [StackedDense(width, activation, name=f"hidden_{i}") for i in range(1, num_hidden_layers + 1)]
         self.out = StackedDense(1, "sigmoid", name="output")
@@ -204,25 +205,20 @@ class StackedMLP(keras.Model):
         initial values (as `diagnostics.WeightNormLogger`), `[members, layers, 7]`."""
         x = tf.broadcast_to(self.diagnostics_data, [self.members, *self.diagnostics_data.shape])
         views, initial_views = self.weight_views(), self.weight_views(self.initial_weights)
-        rows = []
-        for index, (layer, kind) in enumerate(zip([*self.hidden, self.out], self.activation_names)):
+        outputs, weight_rows = [], []
+        for index, layer in enumerate([*self.hidden, self.out]):
             kernel, bias = views[2 * index : 2 * index + 2]
             initial_kernel, initial_bias = initial_views[2 * index : 2 * index + 2]
             x = layer(x, kernel, bias)  # [members, inputs, units]
-            centre, threshold = {"tanh": (0.0, TANH_SATURATION), "sigmoid": (0.5, 0.5 - SIGMOID_SATURATION)}.get(
-                kind, (0.0, np.inf)
-            )
-            saturated = tf.reduce_mean(tf.cast(tf.abs(x - centre) > threshold, tf.float32), axis=[1, 2])
-            dead = tf.reduce_mean(tf.cast(tf.reduce_max(x, axis=1) <= 0.0, tf.float32), axis=1)
-            mean = tf.reduce_mean(x, axis=[1, 2])
-            std = tf.sqrt(tf.reduce_mean(tf.square(x - mean[:, None, None]), axis=[1, 2]))
+            outputs.append(x)
             weight_norm = tf.sqrt(tf.reduce_sum(tf.square(kernel), [1, 2]) + tf.reduce_sum(tf.square(bias), [1, 2]))
             weight_l1 = tf.reduce_sum(tf.abs(kernel), axis=[1, 2]) + tf.reduce_sum(tf.abs(bias), [1, 2])
             change_l1 = tf.reduce_sum(tf.abs(kernel - initial_kernel), axis=[1, 2]) + tf.reduce_sum(
                 tf.abs(bias - initial_bias), axis=[1, 2]
             )
-            rows.append(tf.stack([saturated, dead, mean, std, weight_norm, weight_l1, change_l1], axis=1))
-        return tf.stack(rows, axis=1)
+            weight_rows.append(tf.stack([weight_norm, weight_l1, change_l1], axis=1))
+        units = self.unit_statistics(tf.concat(outputs, axis=-1))  # The single run's definitions.
+        return tf.concat([tf.stack(units, axis=-1), tf.stack(weight_rows, axis=1)], axis=-1)
 
 
 def constant_outputs(model, config, x):
