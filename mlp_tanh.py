@@ -116,7 +116,7 @@ def train(name, depth, args):
         )
 
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
-    #    stacked computation (gradient_lab/tf_speed/stacked.py), for the distribution beside it.
+    #    stacked computation (gradient_lab/tf_speed/stacked/), for the distribution beside it.
     #    run.fit started them, in a second thread on the second core, so this mostly waits for them.
     run.train_seeds(args.seed_logs)
 

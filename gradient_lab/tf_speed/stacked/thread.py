@@ -1,0 +1,51 @@
+"""The members trained in a second thread, beside the script's own run of seed 0."""
+
+import threading
+
+import keras
+
+from gradient_lab.tf_speed.stacked.members import train_stacked
+
+
+class TrainingThread:
+    """`train_stacked(config, seeds, callbacks)` in a second thread, started at once: `result()` waits for it.
+
+    TensorFlow runs its ops without holding Python's lock, so the members train on the second
+    core while the script trains seed 0 on the first, if TensorFlow may run two ops at a time
+    (`runtime.start_tensorflow(ops_at_a_time=2)`, as the scripts start it). `cancel()` stops them
+    at the end of their current epoch.
+    """
+
+    def __init__(self, config, seeds, callbacks=(), **options):
+        self.stopping, self.outcome = threading.Event(), {}
+        stop_when_cancelled = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: self._stop_if_cancelled())
+        arguments = (config, seeds, [*callbacks, stop_when_cancelled], options)
+        self.thread = threading.Thread(target=self._train, args=arguments)
+        self.thread.daemon = True  # An error that ends the script does not wait for the seeds.
+        self.thread.start()
+
+    def _train(self, config, seeds, callbacks, options):
+        try:
+            self.outcome["members"] = train_stacked(config, seeds, callbacks, **options)
+        except BaseException as error:  # Handed to result(), in the caller's thread.
+            self.outcome["error"] = error
+
+    def _stop_if_cancelled(self):
+        if self.stopping.is_set():
+            raise Cancelled()
+
+    def result(self):
+        """Waits for the members and returns their results (see `train_stacked`); re-raises their error."""
+        self.thread.join()
+        if "error" in self.outcome:
+            raise self.outcome["error"]
+        return self.outcome["members"]
+
+    def cancel(self):
+        """Stops the members at the end of their current epoch and waits for that."""
+        self.stopping.set()
+        self.thread.join()
+
+
+class Cancelled(Exception):
+    """Raised in a `TrainingThread` that was cancelled."""
