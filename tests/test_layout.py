@@ -1,4 +1,4 @@
-"""The package's shape: only `tf_speed/` imports TensorFlow, no import cycle, no private name imported."""
+"""The package's shape: only `tf_speed/` imports TensorFlow, no import cycle or private import, short classes."""
 
 import ast
 
@@ -79,3 +79,14 @@ def test_no_private_name_is_imported_from_another_module():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gradient_lab"):
                 imported += [f"{path.name}: {alias.name}" for alias in node.names if alias.name.startswith("_")]
     assert imported == []
+
+
+def test_no_class_of_the_package_is_much_over_100_lines():
+    lengths = {
+        f"{path.relative_to(ROOT)}: {node.name}": node.end_lineno - node.lineno + 1
+        for path in package_files()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+    }
+    assert {name: length for name, length in lengths.items() if length > 110} == {}
+    assert max(lengths.values()) > 90  # The lengths are read.

@@ -52,6 +52,46 @@ def layer_sizes(layers):
     return [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights) for layer in layers]
 
 
+def variable_to_layer_parts(layers):
+    """The `[variables, layers * 3]` matrix that adds each variable's squared norm to its layer's parts.
+
+    A kernel's goes to its layer's "kernel" column, a bias's to "bias", and both to "total"
+    (other variables, such as BatchNorm's gamma, only to "total").
+    """
+    variables = [variable for layer in layers for variable in layer.trainable_weights]
+    to_layer_parts = np.zeros([len(variables), len(layers), len(PARTS)], np.float32)
+    column = 0
+    for layer_index, layer in enumerate(layers):
+        for variable in layer.trainable_weights:
+            if variable.name in ("kernel", "bias"):
+                to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
+            to_layer_parts[column, layer_index, 2] = 1.0
+            column += 1
+    return to_layer_parts.reshape(len(variables), -1)
+
+
+def wrap_optimizer_apply(model, record, tracker):
+    """Wraps `model.optimizer.apply` on the instance so that `record(grads, variables)` sees every step.
+
+    A tracker replacing an earlier one (say, with more capacity), or a plain `grad_logging`
+    logger, wraps the original `apply`, not the earlier wrapper, so each step is recorded once:
+    one gradient logger per model at a time. Returns the original `apply`.
+    """
+    optimizer = model.optimizer
+    apply_gradients = getattr(optimizer.apply, "original_apply", optimizer.apply)
+
+    def apply_and_record(grads, trainable_variables=None):
+        # Keras's train_step passes the variables; without them, apply uses those it was built for.
+        variables = trainable_variables if trainable_variables is not None else model.trainable_variables
+        record(grads, variables)
+        return apply_gradients(grads, trainable_variables)
+
+    apply_and_record.original_apply, apply_and_record.tracker = apply_gradients, tracker
+    optimizer.apply = apply_and_record
+    model.train_function = None  # A train function traced before the wrapper would bypass it.
+    return apply_gradients
+
+
 class GradientNormTracker:
     """Records every optimizer step's gradients inside the training graph, for per-layer norms.
 
@@ -72,17 +112,7 @@ class GradientNormTracker:
         layers = trainable_layers(model)
         self._variables = [variable for layer in layers for variable in layer.trainable_weights]
         variable_sizes = [int(np.prod(variable.shape)) for variable in self._variables]
-        # Each variable's squared norm adds to its layer's "kernel" or "bias" column and to
-        # "total" (other variables, such as BatchNorm's gamma, only to "total").
-        to_layer_parts = np.zeros([len(self._variables), len(layers), len(PARTS)], np.float32)
-        column = 0
-        for layer_index, layer in enumerate(layers):
-            for variable in layer.trainable_weights:
-                if variable.name in ("kernel", "bias"):
-                    to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
-                to_layer_parts[column, layer_index, 2] = 1.0
-                column += 1
-        to_layer_parts = to_layer_parts.reshape(len(self._variables), -1)
+        to_layer_parts = variable_to_layer_parts(layers)
         # Where each variable's gradient goes in one flat vector of all gradients, which
         # variable each entry of that vector belongs to, and which part is each layer's.
         self._flat_positions = flat_positions(self._variables)
@@ -90,9 +120,8 @@ class GradientNormTracker:
         sizes = layer_sizes(layers)
         self.layer_slices = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes))]
         self.capacity = capacity
-        # Whole gradients cost a step 2 graph ops, squared norms 5 (and a copy for the
-        # histograms); the MLPs here have a few hundred weights. Counted: the ring and
-        # the matrix that sums each entry into its layer's parts.
+        # Whole gradients are the least work per step, squared norms the least memory. Counted:
+        # the ring and the matrix that sums each entry into its layer's parts.
         self.keeps_gradients = (capacity + to_layer_parts.shape[1]) * sum(variable_sizes) <= MAX_RING_VALUES
         if self.keeps_gradients:
             self._row_to_layer_parts = tf.constant(to_layer_parts[variable_of_entry])  # Entry -> parts.
@@ -103,26 +132,7 @@ class GradientNormTracker:
         self._ring = tf.Variable(tf.zeros([capacity, self._row_to_layer_parts.shape[0]]), trainable=False)
         self._iterations = model.optimizer.iterations
         self._steps_read = tf.Variable(tf.convert_to_tensor(self._iterations), trainable=False)
-        self._install(model)
-
-    def _install(self, model):
-        optimizer = model.optimizer
-        # A tracker replacing an earlier one (say, with more capacity), or a plain
-        # `grad_logging` logger, wraps the original `apply`, not the earlier wrapper, so each
-        # step is recorded once: one gradient logger per model at a time.
-        apply_gradients = getattr(optimizer.apply, "original_apply", optimizer.apply)
-        self.original_apply = apply_gradients
-
-        def apply_and_record(grads, trainable_variables=None):
-            # Keras's train_step passes the variables; without them, apply uses those it was built for.
-            variables = trainable_variables if trainable_variables is not None else model.trainable_variables
-            self._record(grads, variables)
-            return apply_gradients(grads, trainable_variables)
-
-        apply_and_record.original_apply, apply_and_record.tracker = apply_gradients, self
-        optimizer.apply = apply_and_record
-        # A train function traced before the hook existed would bypass it.
-        model.train_function = None
+        self.original_apply = wrap_optimizer_apply(model, self._record, tracker=self)
 
     def _epoch_rows(self):
         """The `whole_epochs` epoch being traced, if its steps fit the ring as rows 0, 1, ..., else None."""
