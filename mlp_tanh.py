@@ -24,7 +24,7 @@ from gradient_lab import experiment
 from gradient_lab.tf_speed.gradient_logger import FastGradientNormLogger
 from gradient_lab.models import get_initializer
 from gradient_lab.records.run import Run
-from gradient_lab.tf_speed.tensorboard_events import EpochMetricsLogger
+from gradient_lab.records.epoch_metrics import EpochMetricsLogger
 
 # 1. The config: the reference experiment's values. Each one is a flag (see --help). Change them
 #    here or with flags, not in the code below: the run's records are made from them.

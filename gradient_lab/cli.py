@@ -27,6 +27,7 @@ class Terminated(KeyboardInterrupt):
 
 
 _stop_requested = None  # The exception a stop signal raised, until the run has stopped.
+_deferring = 0  # Inside `stops_deferred`: a stop signal is kept, and raised at its end.
 
 
 def stop_on_signals():
@@ -39,10 +40,28 @@ def stop_on_signals():
     def stop(signal_number, frame):
         global _stop_requested
         _stop_requested = Terminated() if signal_number == signal.SIGTERM else KeyboardInterrupt()
-        raise _stop_requested
+        if not _deferring:
+            raise _stop_requested
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+
+
+@contextlib.contextmanager
+def stops_deferred():
+    """Within the block a stop signal is kept, not raised; it is raised at the block's end.
+
+    For writes that must not stop halfway, such as a record of an event file: Python runs a
+    signal's handler between any two steps, and an exception there would leave half a record.
+    """
+    global _deferring
+    before, _deferring = _stop_requested, _deferring + 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _stop_requested is not before:  # A signal came during the block.
+        raise _stop_requested
 
 
 def raise_if_stopped():

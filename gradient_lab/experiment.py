@@ -228,7 +228,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
 
     from gradient_lab.tf_speed import gradient_logger
     from gradient_lab.records.run import Run
-    from gradient_lab.tf_speed import tensorboard_events
+    from gradient_lab.records.epoch_metrics import EpochMetricsLogger
 
     run = Run(config, log_dir, run_name, overwrite)
     with run.recorded():
@@ -243,7 +243,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
                 )
             )
         callbacks += run.diagnostics(model, x_train, y_train)
-        callbacks.append(tensorboard_events.EpochMetricsLogger(run.dir))  # Last: it logs what the others added.
+        callbacks.append(EpochMetricsLogger(run.dir))  # Last: it logs what the others added.
         run.fit(
             model,
             x_train,

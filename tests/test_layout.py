@@ -9,7 +9,16 @@ from conftest import ROOT, imported_names
 PACKAGE = ROOT / "gradient_lab"
 # The portable jobs: neither TensorFlow nor the TensorFlow speed path (`experiment`, `records` and
 # `sweeps/runner.py` choose that path for a TensorFlow run, so they may import `tf_speed`).
-PORTABLE = ["theory", "figures", "sweeps/intervals.py", "sweeps/tables.py", "diagnostics.py", "models.py", "cli.py"]
+PORTABLE = [
+    "theory",
+    "figures",
+    "sweeps/intervals.py",
+    "sweeps/tables.py",
+    "records/tensorboard_events.py",
+    "diagnostics.py",
+    "models.py",
+    "cli.py",
+]
 
 
 def module_name(path):

@@ -1,9 +1,19 @@
-"""The event writer's histograms against np.histogram, and its events read back by TensorBoard."""
+"""The event writer's histograms against np.histogram, its events read back by TensorBoard, without TensorFlow."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboardX.record_writer import RecordWriter
 
-from gradient_lab.tf_speed import tensorboard_events
+from conftest import ROOT
+from gradient_lab import cli
+from gradient_lab.records import tensorboard_events
 
 
 def test_histograms_match_numpy():
@@ -61,3 +71,67 @@ def test_a_seeds_events_read_back_as_a_scripts_run(tmp_path):
     ]
     assert [event.step for event in validation.Scalars("epoch_accuracy")] == [0, 1]
     assert [event.value for event in validation.Scalars("epoch_accuracy")] == [np.float32(0.48), np.float32(0.55)]
+
+
+def test_a_stop_signal_while_events_are_written_waits_until_every_record_is_whole(tmp_path, monkeypatch):
+    # SIGTERM arrives between two records of a flush, as it can after 100 epochs of a run: with the
+    # scripts' handlers, the flush ends first and the file reads back whole; then the stop is raised.
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    original_write, written = RecordWriter.write, []
+
+    def write_then_signal(self, data):
+        original_write(self, data)
+        written.append(data)
+        if len(written) == 2:  # After the first two of five events: mid-flush.
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        cli.stop_on_signals()
+        writer = tensorboard_events.EventWriter(tmp_path, flush_every=1000)
+        for epoch in range(5):
+            writer.write(epoch, {"epoch_loss": float(epoch)}, {"gradients/01_hidden_1": np.arange(epoch + 2.0)})
+        monkeypatch.setattr(RecordWriter, "write", write_then_signal)
+        with pytest.raises(cli.Terminated):
+            writer.close()
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        cli._stop_requested = None
+    assert len(written) == 5  # All five events, the last three after the signal came.
+    events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "histograms": 0}).Reload()
+    assert [event.value for event in events.Scalars("epoch_loss")] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert len(events.Histograms("gradients/01_hidden_1")) == 5
+
+
+def test_events_are_written_without_tensorflow(tmp_path):
+    # As on JAX or PyTorch without TensorFlow installed: here importing TensorFlow (or Keras) fails.
+    code = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+        class NoTensorFlow(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("tensorflow", "keras"):
+                    raise ImportError(f"{{name}} is not installed here")
+        sys.meta_path.insert(0, NoTensorFlow())
+        sys.path.insert(0, {str(ROOT)!r})
+        import numpy as np
+        from gradient_lab.records import tensorboard_events
+        writer = tensorboard_events.EventWriter({str(tmp_path)!r})
+        writer.write(0, {{"epoch_loss": 0.5}}, {{"gradients/01_hidden_1": np.arange(4.0)}})
+        writer.close()
+        tensorboard_events.write_hparams({str(tmp_path / "run")!r}, {{"width": 5}}, {{"test_accuracy": 0.8}})
+        print("written")
+        """
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0 and process.stdout.strip().endswith("written"), process.stderr
+    events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "histograms": 0}).Reload()
+    assert [event.value for event in events.Scalars("epoch_loss")] == [0.5]
+    assert events.Histograms("gradients/01_hidden_1")[0].histogram_value.num == 4
+    hparams = EventAccumulator(str(tmp_path / "run"), size_guidance={"scalars": 0}).Reload()
+    assert [event.value for event in hparams.Scalars("hparams/test_accuracy")] == [pytest.approx(0.8)]

@@ -61,7 +61,7 @@ def run_result(config, run_dir, layer_keys, history, status, wall_time):
 def write_hparams(config, run_dir, result):
     """Records a finished run for TensorBoard's HParams dashboard: its hyperparameters and final accuracies."""
     # Here, not at the top: the event writer imports TensorFlow (about 5 s), which reading results does not need.
-    from gradient_lab.tf_speed import tensorboard_events
+    from gradient_lab.records import tensorboard_events
 
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
     final_metrics = {name: result[name] for name in FINAL_METRICS if name in result}

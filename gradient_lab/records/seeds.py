@@ -3,7 +3,7 @@
 from gradient_lab import diagnostics
 from gradient_lab.records.run_dir import stop_check
 from gradient_lab.tf_speed import stacked
-from gradient_lab.tf_speed.tensorboard_events import EpochMetricsLogger
+from gradient_lab.records.epoch_metrics import EpochMetricsLogger
 
 KEPT = ("loss", "accuracy", "val_loss", "val_accuracy")  # With each layer's mean and max gradient norm.
 

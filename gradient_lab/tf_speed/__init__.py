@@ -1,7 +1,7 @@
 """TensorFlow's speed path: whole epochs in one call (`whole_epochs`), the fast gradient-norm logger
-(`gradient_logger`), the per-layer statistics of the epoch call (`layer_statistics`), the TensorBoard
-event writer (`tensorboard_events`), the stacked seeds (`stacked`), the runtime's start (`runtime`)
-and the one private Keras hook (`keras_internals`). The only sub-package that imports TensorFlow.
+(`gradient_logger`), the per-layer statistics of the epoch call (`layer_statistics`), the stacked
+seeds (`stacked`), the runtime's start (`runtime`) and the one private Keras hook (`keras_internals`).
+The only sub-package that imports TensorFlow.
 
 The Keras and TensorFlow internals it relies on, and where:
 - Keras's private `Model._get_metrics_result_or_logs`, replaced during a fast fit (`keras_internals`:
@@ -12,6 +12,5 @@ The Keras and TensorFlow internals it relies on, and where:
   `fit` traces the wrapper in (`gradient_logger`);
 - `tf.raw_ops.ResourceScatterUpdate`, which writes one row of a ring-buffer variable (`gradient_logger`,
   `stacked`);
-- `tf.io.TFRecordWriter` and TensorBoard's `event_pb2` and `summary_pb2` protocol buffers
-  (`tensorboard_events`), and `tf.config.threading` before the runtime starts (`runtime`).
+- `tf.config.threading` before the runtime starts (`runtime`).
 """

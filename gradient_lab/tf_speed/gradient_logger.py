@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from gradient_lab.tf_speed import whole_epochs
-from gradient_lab.tf_speed.tensorboard_events import EventWriter
+from gradient_lab.records.tensorboard_events import EventWriter
 from grad_logging import PARTS, STAT_NAMES, history_key, layer_keys, trainable_layers
 
 # Up to this many numbers (16 MB) in its buffers, the tracker keeps every step's whole

@@ -1,10 +1,11 @@
-"""Writing TensorBoard event files cheaply.
+"""Writing TensorBoard event files cheaply, on any Keras backend, without TensorFlow.
 
 Keras's `TensorBoard` callback writes each scalar with an eager TensorFlow op, which for
-these tiny nets costs more than the epoch's training. `EventWriter` keeps each epoch's
-numbers in a list and every `flush_every` events builds the summaries as protocol buffers
-and appends them to the event file with TensorFlow's record writer, the file format
-TensorBoard reads. docs/speed.md has the measurements.
+these tiny nets costs more than the epoch's training, and needs TensorFlow on every backend.
+`EventWriter` keeps each epoch's numbers in a list and every `flush_every` events builds the
+summaries as TensorBoard's own protocol buffers and appends them to the event file with
+tensorboardX's record writer (its checksums in C, from the `crc32c` package): the file
+format TensorBoard reads. docs/speed.md has the measurements.
 """
 
 import itertools
@@ -13,10 +14,11 @@ import socket
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboardX.record_writer import RecordWriter
+
+from gradient_lab import cli
 
 _file_numbers = itertools.count()
 
@@ -28,7 +30,7 @@ class EventWriter:
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         name = f"events.out.tfevents.{time.time():010.0f}.{socket.gethostname()}.{os.getpid()}.{next(_file_numbers)}"
-        self._records = tf.io.TFRecordWriter(str(self.log_dir / name))
+        self._records = RecordWriter(str(self.log_dir / name))
         self._records.write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
         self.flush_every = flush_every
         self._pending = []
@@ -42,10 +44,15 @@ class EventWriter:
 
     def write_summary(self, step, summary):
         """Writes one ready-made `Summary` protocol buffer (HParams, say) at once."""
-        self._records.write(event_pb2.Event(wall_time=time.time(), step=step, summary=summary).SerializeToString())
+        with cli.stops_deferred():
+            self._records.write(event_pb2.Event(wall_time=time.time(), step=step, summary=summary).SerializeToString())
 
     def flush(self):
-        """Writes the queued events and pushes them to disk."""
+        """Writes the queued events and pushes them to disk; a stop signal waits until they are written."""
+        with cli.stops_deferred():
+            self._write_pending()
+
+    def _write_pending(self):
         # The histograms of all queued events are binned together, in one NumPy pass.
         histograms = iter(histogram_protos([array for *_, arrays in self._pending for array in arrays.values()]))
         for step, wall_time, scalars, arrays in self._pending:
@@ -71,8 +78,10 @@ class EventWriter:
 
     def close(self):
         """Writes everything queued and closes the file."""
-        self.flush()
-        self._records.close()
+        try:
+            self.flush()
+        finally:
+            self._records.close()
 
 
 def histogram_protos(arrays, bucket_count=30):
@@ -144,49 +153,3 @@ def write_hparams(run_dir, hparams, metrics):
     writer.write_summary(0, hparams_summary.hparams_pb(hparams, trial_id=Path(run_dir).name))
     writer.write(0, {f"hparams/{name}": float(value) for name, value in metrics.items()})
     writer.close()
-
-
-class EpochMetricsLogger(keras.callbacks.Callback):
-    """Writes the epoch logs (loss, accuracy, ...) like Keras's TensorBoard callback, but cheaply.
-
-    Tags are `epoch_<name>` in `<log_dir>/train` and, for `val_<name>`, in
-    `<log_dir>/validation`, the layout Keras users know. Per-layer keys such as
-    `saturation/01_hidden_1` keep their name; gradient keys are left to
-    `grad_logging.GradientNormLogger`.
-    """
-
-    def __init__(self, log_dir, keep_gradients=False):
-        super().__init__()
-        self.log_dir = Path(log_dir)
-        self.keep_gradients = keep_gradients  # Also write `grad_norm/...` keys (a stacked seed's, say).
-        self.writers = None
-
-    def on_train_begin(self, logs=None):
-        if self.writers is None:
-            self.writers = {
-                "train": EventWriter(self.log_dir / "train"),
-                "validation": EventWriter(self.log_dir / "validation"),
-            }
-
-    def on_epoch_end(self, epoch, logs=None):
-        train, validation = {}, {}
-        for key, value in (logs or {}).items():
-            if key.startswith("grad_norm") and not self.keep_gradients:
-                continue
-            if "/" in key:  # Per-layer diagnostics keep their group/layer tag.
-                train[key] = float(value)
-            elif key.startswith("val_"):
-                validation[f"epoch_{key[4:]}"] = float(value)
-            else:
-                train[f"epoch_{key}"] = float(value)
-        self.writers["train"].write(epoch, train)
-        self.writers["validation"].write(epoch, validation)
-
-    def on_train_end(self, logs=None):
-        self.close()
-
-    def close(self):
-        """Writes what is queued and closes the files; safe to call twice."""
-        for writer in (self.writers or {}).values():
-            writer.close()
-        self.writers = None
