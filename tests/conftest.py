@@ -144,7 +144,7 @@ RUNNER = """
     except SystemExit as stop:
         status = stop.code
     ours = {{name: module.__file__ for name, module in list(sys.modules.items())
-            if (getattr(module, "__file__", None) or "").startswith({root!r})}}
+            if (getattr(module, "__file__", None) or "").startswith({root!r} + "/")}}
     print(json.dumps({{"status": status, "modules": sorted(ours), "files": sorted(ours.values())}}))
 """
 
