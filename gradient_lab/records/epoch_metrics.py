@@ -12,8 +12,8 @@ class EpochMetricsLogger(keras.callbacks.Callback):
 
     Tags are `epoch_<name>` in `<log_dir>/train` and, for `val_<name>`, in
     `<log_dir>/validation`, the layout Keras users know. Per-layer keys such as
-    `saturation/01_hidden_1` keep their name; gradient keys are left to
-    `grad_logging.GradientNormLogger`.
+    `saturation/01_hidden_1` keep their name; gradient keys are left to the
+    gradient-norm logger (`grad_logging.GradientNormLogger` or `FastGradientNormLogger`).
     """
 
     def __init__(self, log_dir, keep_gradients=False):

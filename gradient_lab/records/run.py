@@ -1,10 +1,11 @@
 """One training run's records, kept around the script's story; each part lives in its own module:
 
-run = Run(config, log_dir="logs", num_seeds=20)  # run_dir: logs/<model>/, numbered if taken
+run = Run(config, log_dir="logs", num_seeds=20)  # run.dir: logs/<model>/, numbered if taken (run_dir)
 with run.recorded():                             # Ctrl-C: the epochs so far are still saved (result)
     ...build and compile the model...
-    run.fit(model, x_train, y_train, epochs=..., batch_size=..., validation_data=..., callbacks=[...])
-run.train_seeds()                                # seeds 0 .. 19 beside seed 0 (seeds)
+    callbacks = [logger, *run.diagnostics(model, x_train, y_train)]  # Measured at init too (diagnosis)
+    run.fit(model, x_train, y_train, epochs=..., batch_size=..., validation_data=..., callbacks=callbacks)
+run.train_seeds()                                # waits for seeds 0 .. 19, started by fit (seeds)
 run.save_figures("figures")                      # gradient_lab/figures/training.py
 status = run.report()                            # the result line, the verdict, the exit status (report)
 """
@@ -120,7 +121,7 @@ class Run:
 def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, seed):
     """Trains with `model.fit` (`plain_fit`) or with each epoch in one TensorFlow call (`whole_epochs`).
 
-    Both take the same mini-batches of `batch_size`, reshuffled every epoch.
+    Both take mini-batches of `batch_size`, reshuffled every epoch (each with its own shuffle).
     """
     if plain_fit:
         model.fit(

@@ -5,7 +5,8 @@ arithmetic per step. So the seeds of one configuration train as the members of o
 model, `StackedMLP`, whose `StackedDense` layers each do one batched matmul for all members.
 
 Member k is seed k's single run, exactly:
-- its initial weights are copied from the single model built with seed k (`stacked_mlp`);
+- its initial weights are drawn as the single model of seed k draws them, by the same
+  initializers with the same seeds (`stacked_mlp`);
 - it shuffles the training set every epoch with its own `SeedGenerator(k)`, as
   `whole_epochs` does for the single run;
 - the gradient of the sum of the members' losses is each member's own gradient (the members
