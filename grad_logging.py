@@ -1,4 +1,4 @@
-"""Per-layer gradient norms for any Keras 3 model on the TensorFlow backend, one file to copy.
+"""Per-layer gradient norms for any Keras 3 model, on TensorFlow, JAX or PyTorch: one file to copy.
 
 TensorFlow 2 removed the TensorBoard callback's `write_grads`, so Keras 3 alone cannot show
 how much gradient each layer receives. Copy this file into your project and add the callback:
@@ -20,6 +20,10 @@ What it measures
   `gradients/01_hidden_1` (Histograms and Distributions tabs); with `per_step=True`, every
   step's total norm as `grad_norm_step/01_hidden_1`.
 
+It needs Keras 3, NumPy and, for TensorBoard, `tensorboardX` (no TensorFlow on JAX or PyTorch).
+The norms are taken with `keras.ops` and summed in Keras variables that the optimizer owns
+(`optimizer.add_variable`), so JAX's jitted, stateless train step carries them like its own.
+
 Where the gradients are taken: Keras's `train_step` computes the gradients of the loss and
 hands them to the optimizer's public `apply(grads, trainable_variables)`. This callback wraps
 that method, so it sees exactly what `train_step` hands over, with no second backward pass.
@@ -38,7 +42,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 PARTS = ("kernel", "bias", "total")  # The three norms of every layer.
 STAT_NAMES = ("kernel_mean", "bias_mean", "mean", "kernel_max", "bias_max", "max")
@@ -90,12 +94,12 @@ def layer_norms(layers, grads_by_path):
             grad = grads_by_path.get(variable.path)
             if grad is None:
                 continue
-            square = tf.reduce_sum(tf.square(tf.convert_to_tensor(grad)))
+            square = ops.sum(ops.square(ops.convert_to_tensor(grad)))
             if variable.name in ("kernel", "bias"):
                 squares[variable.name] += square
             squares["total"] += square
-        rows.append(tf.sqrt(tf.stack([tf.cast(squares[part], tf.float32) for part in PARTS])))
-    return tf.stack(rows)
+        rows.append(ops.sqrt(ops.stack([ops.cast(squares[part], "float32") for part in PARTS])))
+    return ops.stack(rows)
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -113,32 +117,34 @@ class GradientNormLogger(keras.callbacks.Callback):
         super().__init__()
         self.log_dir, self.histogram_freq, self.per_step = log_dir, histogram_freq, per_step
         self.writer = None
+        self._steps = None
 
     def set_model(self, model):
         # `fit` calls this before it traces its train function, so the wrapper is traced in.
         super().set_model(model)
         if model.optimizer is None:
             raise ValueError("compile the model before fitting it with a GradientNormLogger")
-        self._steps = None
-        if model.built:
-            self._create_state()
-        # Else at the first step: a model without an `Input` gets its weights when `fit` first calls it.
         self._wrap_apply(model)
 
     def _create_state(self):
         """The layers, their keys, and what the steps of the current epoch add up.
 
-        The sums live in variables that the train function updates in its graph: the sum
-        and the max of the norms, the step count, and the last step's norms and gradients.
+        The sums live in variables of the optimizer, which every backend's train step updates:
+        the sum and the max of the norms, the step count, and the last step's norms and gradients.
         """
         self.layers, self.keys = trainable_layers(self.model), layer_keys(self.model)
-        self._sum = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
-        self._max = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
-        self._last = tf.Variable(tf.zeros([len(self.layers), len(PARTS)]), trainable=False)
-        self._steps = tf.Variable(0, trainable=False)
+        optimizer, shape = self.model.optimizer, (len(self.layers), len(PARTS))
+        self._sum, self._max, self._last = (
+            optimizer.add_variable(shape, initializer="zeros", name=f"grad_norm_{kind}")
+            for kind in ("sum", "max", "last")
+        )
+        self._steps = optimizer.add_variable((), initializer="zeros", name="grad_norm_steps")
         self._steps_at_batch = 0
         variables = [variable for layer in self.layers for variable in layer.trainable_weights]
-        self._last_grads = {v.path: tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables}
+        self._last_grads = {
+            variable.path: optimizer.add_variable(variable.shape, initializer="zeros", name="last_gradient")
+            for variable in variables
+        }
 
     def _wrap_apply(self, model):
         optimizer = model.optimizer
@@ -146,6 +152,8 @@ class GradientNormLogger(keras.callbacks.Callback):
 
         def apply(grads, trainable_variables=None):
             variables = trainable_variables if trainable_variables is not None else model.trainable_variables
+            if self._steps is None:  # A model without an `Input` gets its weights when `fit` first calls it.
+                self._create_state_at_first_step()
             self._record({variable.path: grad for grad, variable in zip(grads, variables) if grad is not None})
             return original_apply(grads, trainable_variables)
 
@@ -153,44 +161,59 @@ class GradientNormLogger(keras.callbacks.Callback):
         optimizer.apply = apply
         model.train_function = None  # A train function traced before the wrapper would bypass it.
 
-    def _record(self, grads_by_path):
-        """Traceable, once per optimizer step: adds the step's norms to the epoch's."""
-        if self._steps is None:
+    def _create_state_at_first_step(self):
+        backend = keras.backend.backend()
+        if backend == "jax":  # Its train step is jitted and stateless: no new variables inside it.
+            raise ValueError("on JAX, give the model an Input (or build it) before fitting with a GradientNormLogger")
+        if backend == "tensorflow":
+            import tensorflow as tf
+
             with tf.init_scope():  # Outside the graph being traced, as Keras creates weights.
                 self._create_state()
+        else:
+            self._create_state()
+
+    def _record(self, grads_by_path):
+        """Traceable, once per optimizer step: adds the step's norms to the epoch's."""
         norms = layer_norms(self.layers, grads_by_path)
         self._sum.assign_add(norms)
-        self._max.assign(tf.maximum(self._max, norms))
+        self._max.assign(ops.maximum(self._max, norms))
         self._last.assign(norms)
-        self._steps.assign_add(1)
+        self._steps.assign_add(1.0)
         for path, grad in grads_by_path.items():
             if path in self._last_grads:
-                self._last_grads[path].assign(tf.convert_to_tensor(grad))
+                self._last_grads[path].assign(ops.cast(grad, "float32"))
 
     def on_train_begin(self, logs=None):
+        if self._steps is None and self.model.built and self.model.trainable_weights:
+            self._create_state()
         if self.log_dir is not None and self.writer is None:
-            self.writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "train"))
+            from tensorboardX import SummaryWriter  # Only with a log_dir: the History alone needs no writer.
+
+            self.writer = SummaryWriter(str(Path(self.log_dir) / "train"))
+        self._reset()
+
+    def on_epoch_begin(self, epoch, logs=None):
         self._reset()
 
     def _reset(self):
         if self._steps is None:
             return
         for variable in (self._sum, self._max):
-            variable.assign(tf.zeros_like(variable))
-        self._steps.assign(0)
+            variable.assign(ops.zeros(variable.shape))
+        self._steps.assign(0.0)
         self._steps_at_batch = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if not (self.per_step and self.writer is not None and self._steps is not None):
+        if not (self.per_step and self.writer is not None):
             return
         steps = int(self._steps.numpy())
         if steps - self._steps_at_batch != 1:
             raise ValueError("per_step=True needs one optimizer step per batch, as plain model.fit takes them")
         self._steps_at_batch = steps
-        step = int(self.model.optimizer.iterations.numpy())
-        with self.writer.as_default(step=step):
-            for key, norm in zip(self.keys, self._last.numpy()[:, PARTS.index("total")]):
-                tf.summary.scalar(f"grad_norm_step/{key}", norm)
+        step = int(np.asarray(self.model.optimizer.iterations.numpy()))
+        for key, norm in zip(self.keys, self._last.numpy()[:, PARTS.index("total")]):
+            self.writer.add_scalar(f"grad_norm_step/{key}", float(norm), step)
 
     def on_epoch_end(self, epoch, logs=None):
         steps = int(self._steps.numpy()) if self._steps is not None else 0
@@ -206,16 +229,14 @@ class GradientNormLogger(keras.callbacks.Callback):
             logs.update(scalars)
         if self.writer is not None:
             self._write(epoch, scalars)
-        self._reset()
 
     def _write(self, epoch, scalars):
-        with self.writer.as_default(step=epoch):
-            for tag, value in scalars.items():
-                tf.summary.scalar(tag, value)
-            if self.histogram_freq and epoch % self.histogram_freq == 0:
-                for key, layer in zip(self.keys, self.layers):
-                    grads = [tf.reshape(self._last_grads[variable.path], [-1]) for variable in layer.trainable_weights]
-                    tf.summary.histogram(f"gradients/{key}", tf.concat(grads, axis=0))
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for key, layer in zip(self.keys, self.layers):
+                grads = [np.ravel(self._last_grads[variable.path].numpy()) for variable in layer.trainable_weights]
+                self.writer.add_histogram(f"gradients/{key}", np.concatenate(grads), epoch)
         self.writer.flush()
 
     def on_train_end(self, logs=None):

@@ -166,9 +166,9 @@ def run_audited(script, *args):
 # test workers (pytest.ini: -n 2 --dist loadgroup) start them at once and end together, instead
 # of one worker waiting at the end while the other runs a long test it picked up last.
 LONGEST_FIRST = [
+    "test_backends.py",  # One group: grad_logging.py copied alone on each backend, three fresh interpreters.
     "test_scripts.py",  # One group: the run_all.py smoke run and the tests that read it.
     "test_robustness.py::test_nan_loss",
-    "test_grad_logging.py::test_copied_alone",
     "test_robustness.py::test_sigterm_from_outside",
     "test_headline.py",
     "test_stacked.py::test_member_k",  # With the test_stacked.py tests that share its training (one group).

@@ -1,12 +1,5 @@
 """The plain, copyable grad_logging.py: against GradientTape, on any model, copied alone, against the fast logger."""
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
@@ -16,7 +9,6 @@ from tensorboard.backend.event_processing.plugin_event_accumulator import EventA
 
 import data
 import grad_logging
-from conftest import ROOT
 from gradient_lab import experiment, models
 from gradient_lab.tf_speed import gradient_logger
 from gradient_lab.tf_speed import whole_epochs
@@ -136,49 +128,6 @@ def test_plain_and_fast_loggers_give_the_same_numbers_on_the_reference_models(na
         assert len(keys) == 6 * (config.num_hidden_layers + 1) and set(keys) == {k for k in fast if "grad_norm" in k}
         for key in keys:
             np.testing.assert_allclose(fast[key], plain[key], rtol=1e-6, atol=0, err_msg=key)
-
-
-COPIED_USE = """
-    import json
-    import sys
-
-    import keras
-    import numpy as np
-
-    from grad_logging import GradientNormLogger
-
-    inputs = keras.Input((3,))
-    hidden = keras.layers.Dense(8, activation="tanh", name="encoder")(inputs)
-    outputs = keras.layers.Dense(1, name="head")(keras.layers.Dense(4, activation="relu", name="middle")(hidden))
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam", loss="mse")
-    rng = np.random.default_rng(0)
-    history = model.fit(rng.normal(size=(64, 3)), rng.normal(size=(64, 1)), batch_size=16, epochs=3, verbose=0,
-                        callbacks=[GradientNormLogger(log_dir="logs/run")])
-    ours = sorted(name for name in sys.modules if name.split(".")[0] in ("gradient_lab", "data"))
-    print(json.dumps({"history": history.history, "modules": ours}))
-"""
-
-
-def test_copied_alone_into_an_empty_directory_it_works_with_a_functional_model(tmp_path):
-    shutil.copy(ROOT / "grad_logging.py", tmp_path)
-    (tmp_path / "use_it.py").write_text(textwrap.dedent(COPIED_USE))
-    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    process = subprocess.run(
-        [sys.executable, "use_it.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=environment
-    )
-    assert process.returncode == 0, process.stderr
-    output = json.loads(process.stdout.strip().splitlines()[-1])
-    assert output["modules"] == []  # Nothing of this repo was imported.
-    history = output["history"]
-    for key in ("01_encoder", "02_middle", "03_head"):
-        for stat in grad_logging.STAT_NAMES:
-            assert len(history[f"grad_norm/{key}/{stat}"]) == 3
-        assert all(value > 0 for value in history[f"grad_norm/{key}/mean"])
-    tensors = read_tensors(tmp_path / "logs" / "run" / "train")
-    logged = [float(value) for _, value in tensors["grad_norm/02_middle/max"]]
-    np.testing.assert_allclose(logged, history["grad_norm/02_middle/max"], rtol=1e-6)
-    assert [step for step, _ in tensors["gradients/01_encoder"]] == [0, 1, 2]
 
 
 def test_a_sequential_model_without_an_input_gets_its_layers_at_the_first_step():
