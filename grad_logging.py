@@ -133,7 +133,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         the sum and the max of the norms, the step count, and the last step's norms and gradients.
         """
         self.layers, self.keys = trainable_layers(self.model), layer_keys(self.model)
-        optimizer, shape = self.model.optimizer, (len(self.layers), len(PARTS))
+        optimizer, shape = self.model.optimizer, self.norms_shape()
         self._sum, self._max, self._last = (
             optimizer.add_variable(shape, initializer="zeros", name=f"grad_norm_{kind}")
             for kind in ("sum", "max", "last")
@@ -173,9 +173,17 @@ class GradientNormLogger(keras.callbacks.Callback):
         else:
             self._create_state()
 
+    def norms(self, grads_by_path):
+        """Traceable: one step's norms, `[layers, 3]` (kernel, bias, total). A subclass may measure others."""
+        return layer_norms(self.layers, grads_by_path)
+
+    def norms_shape(self):
+        """The shape of what `norms` returns."""
+        return (len(self.layers), len(PARTS))
+
     def _record(self, grads_by_path):
         """Traceable, once per optimizer step: adds the step's norms to the epoch's."""
-        norms = layer_norms(self.layers, grads_by_path)
+        norms = self.norms(grads_by_path)
         self._sum.assign_add(norms)
         self._max.assign(ops.maximum(self._max, norms))
         self._last.assign(norms)
@@ -215,11 +223,17 @@ class GradientNormLogger(keras.callbacks.Callback):
         for key, norm in zip(self.keys, self._last.numpy()[:, PARTS.index("total")]):
             self.writer.add_scalar(f"grad_norm_step/{key}", float(norm), step)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def epoch_statistics(self):
+        """The epoch's mean and max of every norm, `[layers, 6]` (columns: `STAT_NAMES`); None before a step."""
         steps = int(self._steps.numpy()) if self._steps is not None else 0
         if not steps:
+            return None
+        return np.concatenate([self._sum.numpy() / steps, self._max.numpy()], axis=1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        table = self.epoch_statistics()
+        if table is None:
             return
-        table = np.concatenate([self._sum.numpy() / steps, self._max.numpy()], axis=1)  # Columns: STAT_NAMES.
         scalars = {
             history_key(key, stat): float(value)
             for key, row in zip(self.keys, table)

@@ -10,19 +10,19 @@ Writes: logs/<model>/ (TensorBoard events, result.json) and figures/<model>_*.pn
 Then:   tensorboard --logdir logs
 """
 
-from gradient_lab import cli
-from gradient_lab.tf_speed import runtime
+from gradient_lab import backends, cli
 
-# TensorFlow without its start-up chatter, one thread per op (faster for these tiny nets), and
-# two ops at a time: seed 0 trains beside the other seeds (step 6).
-runtime.start_tensorflow(ops_at_a_time=2)
+# Keras on TensorFlow, JAX or PyTorch (--backend or KERAS_BACKEND), chosen before Keras is
+# imported. TensorFlow starts quiet, one thread per op (faster for these tiny nets) and two ops
+# at a time: seed 0 trains beside the other seeds (step 6).
+backends.start(ops_at_a_time=2)
 
 import keras
 from keras import layers
 
 import data
 from gradient_lab import experiment
-from gradient_lab.tf_speed.gradient_logger import FastGradientNormLogger
+from gradient_lab.speed import gradient_norm_logger
 from gradient_lab.models import get_initializer
 from gradient_lab.records.run import Run
 from gradient_lab.records.epoch_metrics import EpochMetricsLogger
@@ -96,16 +96,15 @@ def train(name, depth, args):
             metrics=["accuracy"],
         )
 
-        # 5. Fit, logging each layer's gradient norm every epoch. FastGradientNormLogger gives
-        #    the numbers of grad_logging.GradientNormLogger (the plain version, to read and
-        #    copy), computed inside the epoch's own TensorFlow call.
+        # 5. Fit, logging each layer's gradient norm every epoch: grad_logging.GradientNormLogger
+        #    (the plain version, to read and copy), or on TensorFlow a faster one with its numbers.
         callbacks = [
-            FastGradientNormLogger(run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step),
+            gradient_norm_logger(run.dir, histogram_freq=args.histogram_freq, per_step=args.per_step),
             *run.diagnostics(model, x_train, y_train),  # Saturation, dead units, ... (--no-diagnostics: none).
             EpochMetricsLogger(run.dir),  # Loss, accuracy and the diagnostics to TensorBoard, as keras's TensorBoard.
         ]
-        # As model.fit(x_train, y_train, batch_size, epochs, validation_data, callbacks), with each
-        # epoch in one TensorFlow call (gradient_lab/tf_speed/whole_epochs.py); --plain-fit calls model.fit.
+        # As model.fit(x_train, y_train, batch_size, epochs, validation_data, callbacks), with each epoch
+        # in one call on TensorFlow and PyTorch (tf_speed/, torch_speed.py); --plain-fit calls model.fit.
         run.fit(
             model,
             x_train,
@@ -117,7 +116,8 @@ def train(name, depth, args):
         )
 
     # 6. Seed 0 is one draw of many: seeds 0 .. N-1 of the same model train at once, as one
-    #    stacked computation (gradient_lab/tf_speed/stacked/), for the distribution beside it.
+    #    stacked computation (gradient_lab/tf_speed/stacked/ on TensorFlow, portable_stacked.py on
+    #    JAX and PyTorch), for the distribution beside it.
     #    run.fit started them, in a second thread on the second core, so this mostly waits for them.
     run.train_seeds(args.seed_logs)
 

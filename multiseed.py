@@ -29,6 +29,7 @@ def main(argv=None):
         runner.Cell(model, experiment.config_for(model, epochs=args.epochs, histogram_freq=0), range(args.seeds))
         for model in MODELS
     ]
+    runner.check_backend(args)
     runner.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
     runner.check_output_dirs(args)
     run_results = runner.run_sweep(cells, args.log_dir, args.jobs, args.scheduler, args.progress)

@@ -173,6 +173,7 @@ def main(argv=None):
         study = dataclasses.replace(study, depths=tuple(args.depths))
     cells = study.cells(args.seeds or study.default_seeds, args.epochs)
     log_dir = f"{args.log_dir}/{study.name}"
+    runner.check_backend(args)
     runner.check_cells_fit(cells)  # Before anything is written: exit 2 if too big.
     runner.check_output_dirs(args)
     predictions = read_theory(args.theory)  # What `python theory.py` computed, drawn beside the measurements.

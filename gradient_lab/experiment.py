@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import data
-from gradient_lab import cli
-from gradient_lab.tf_speed import runtime
+from gradient_lab import backends, cli
 
 # The three models of the reference experiment. Flags override any field.
 MODELS = {
@@ -86,6 +85,7 @@ def add_run_flags(parser):
     defaults = Config()
     add = parser.add_argument
     data.add_data_flags(parser)
+    backends.add_flag(parser)
     add(
         "--seeds",
         type=cli.positive_int(),
@@ -110,7 +110,7 @@ def add_run_flags(parser):
     add(
         "--plain-fit",
         action="store_true",
-        help="train with plain model.fit, one TensorFlow call per batch (slower; compare the two)",
+        help="train with plain model.fit, one call per batch (slower on TensorFlow and PyTorch; compare the two)",
     )
     add("--log-dir", default="logs", help="TensorBoard logs and result JSON (default: %(default)s)")
     add("--figure-dir", default="figures", help="where figures go (default: %(default)s)")
@@ -174,9 +174,9 @@ def check_flags(args, depths):
             cli.fail("--run-name names one run; pick one model (or use --log-dir to keep runs apart)")
         if Path(args.run_name).name != args.run_name or args.run_name in ("", ".", ".."):
             cli.fail(f"--run-name must be a plain directory name, got {args.run_name!r}")
-    runtime.start_tensorflow()  # Late: TensorFlow's import is slow and not needed for --help.
+    backends.start()  # Late: Keras's import is slow and not needed for --help.
     from gradient_lab import models
-    from gradient_lab.tf_speed import keras_internals
+    from gradient_lab import keras_internals
 
     try:
         models.check_activation(args.activation)
@@ -184,7 +184,7 @@ def check_flags(args, depths):
             models.get_initializer(initializer)
     except ValueError as error:
         cli.fail(str(error))
-    if not args.plain_fit:
+    if not args.plain_fit and backends.current() != "jax":  # The fast paths of TensorFlow and PyTorch.
         try:
             keras_internals.check()
         except keras_internals.MissingKerasHook as error:
@@ -223,10 +223,10 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         The result dict that was saved as `<run dir>/result.json`; its `status` is
         `completed`, `nan_loss` or `interrupted`.
     """
-    runtime.start_tensorflow()
+    backends.start(argv=[])  # KERAS_BACKEND, or TensorFlow.
     import keras
 
-    from gradient_lab.tf_speed import gradient_logger
+    from gradient_lab.speed import gradient_norm_logger
     from gradient_lab.records.run import Run
     from gradient_lab.records.epoch_metrics import EpochMetricsLogger
 
@@ -238,9 +238,7 @@ def train_and_evaluate(config, log_dir="logs", figure_dir="figures", run_name=No
         callbacks = []
         if config.grad_logging:
             callbacks.append(
-                gradient_logger.FastGradientNormLogger(
-                    run.dir, histogram_freq=config.histogram_freq, per_step=config.per_step
-                )
+                gradient_norm_logger(run.dir, histogram_freq=config.histogram_freq, per_step=config.per_step)
             )
         callbacks += run.diagnostics(model, x_train, y_train)
         callbacks.append(EpochMetricsLogger(run.dir))  # Last: it logs what the others added.

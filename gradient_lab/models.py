@@ -7,6 +7,7 @@ thing in every tag, plot and table.
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 # The reference experiment initialises tanh nets with U(0, 1): all-positive weights
@@ -82,6 +83,26 @@ def build_mlp(
     # All layers at once: `Sequential.add` rebuilds the model's graph after each layer (quadratic in depth).
     model = keras.Sequential([keras.Input(shape=(num_inputs,)), *hidden, output], name="mlp")
     return model
+
+
+def seeds_initial_weights(num_hidden_layers, width, initializer, output_initializer, seeds, num_inputs=2):
+    """Every layer's kernel and bias, input side first, for each seed: `[len(seeds), *shape]` each.
+
+    Seed k's are the weights `build_mlp(..., seed=seeds[k])` starts from: the same initializers
+    with the same seeds (hidden layer i gets seed * 1000 + i, the output layer seed * 1000), and
+    zero biases, as Dense's default.
+    """
+    fans = [num_inputs] + [width] * num_hidden_layers + [1]
+    weights = []
+    for layer, (fan_in, fan_out) in enumerate(zip(fans, fans[1:]), start=1):
+        name = initializer if layer <= num_hidden_layers else output_initializer
+        layer_seed = layer % (num_hidden_layers + 1)
+        kernels = [
+            keras.ops.convert_to_numpy(get_initializer(name, seed * 1000 + layer_seed)((fan_in, fan_out)))
+            for seed in seeds
+        ]
+        weights += [np.stack(kernels), np.zeros([len(seeds), 1, fan_out], np.float32)]
+    return weights
 
 
 def make_optimizer(optimizer="sgd", learning_rate=0.01, momentum=0.9):

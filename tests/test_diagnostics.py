@@ -7,7 +7,8 @@ import pytest
 import data
 from gradient_lab import diagnostics
 from gradient_lab import experiment
-from gradient_lab.tf_speed import gradient_logger, layer_statistics
+from gradient_lab import layer_statistics
+from gradient_lab.tf_speed import gradient_logger
 from gradient_lab.tf_speed import whole_epochs
 import grad_logging
 from gradient_lab import models

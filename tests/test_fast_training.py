@@ -6,7 +6,7 @@ import pytest
 import data
 from gradient_lab import experiment
 from gradient_lab.tf_speed import whole_epochs
-from gradient_lab.tf_speed import keras_internals
+from gradient_lab import keras_internals
 
 
 def reference_model(name="deep_relu"):

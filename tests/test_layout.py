@@ -18,6 +18,8 @@ PORTABLE = [
     "diagnostics.py",
     "models.py",
     "cli.py",
+    "batches.py",
+    "torch_speed.py",
 ]
 
 
@@ -58,6 +60,26 @@ def test_the_portable_jobs_import_neither_tensorflow_nor_its_speed_path(job):
 def test_the_portable_check_follows_imports():
     reached = our_files_imported_by("gradient_lab/records/run.py")
     assert PACKAGE / "tf_speed" / "whole_epochs.py" in reached  # A file that is not portable is caught.
+
+
+def test_outside_the_sweeps_tensorflows_speed_path_is_imported_only_where_a_run_is_on_tensorflow():
+    # JAX and PyTorch runs share the package with TensorFlow's: every import of `tf_speed` outside
+    # it sits inside a function (a TensorFlow branch, such as `autodiff.gradient`'s), none at the
+    # top of a module. The sweeps train on TensorFlow only (`runner.check_backend`).
+    def top_level_imports(path):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                yield from [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                yield from (alias.name for alias in node.names)
+
+    outside = [path for path in package_files() if "tf_speed" not in path.parts and "sweeps" not in path.parts]
+    scripts = [ROOT / name for name in ("mlp_tanh.py", "mlp_relu_deep.py", "grad_logging.py", "data.py")]
+    found = [
+        f"{path.name}: {name}" for path in outside + scripts for name in top_level_imports(path) if "tf_speed" in name
+    ]
+    assert found == []
+    assert "gradient_lab.tf_speed.autodiff" in imported_names(PACKAGE / "autodiff.py")  # Inside a function: seen.
 
 
 def our_imports():

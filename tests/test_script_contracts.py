@@ -34,7 +34,7 @@ def test_what_the_training_scripts_can_import_imports_neither_pandas_nor_dask():
 def test_without_the_private_keras_hook_one_line_then_plain_fit_trains(tmp_path, monkeypatch, run_main):
     import keras
 
-    from gradient_lab.tf_speed import keras_internals
+    from gradient_lab import keras_internals
 
     # As a Keras would be that renamed or dropped the private method.
     monkeypatch.setattr(keras_internals, "PRIVATE_METRICS_READ", "_a_method_this_keras_does_not_have")
@@ -60,7 +60,7 @@ def test_when_the_keras_source_cannot_be_read_one_line_not_a_traceback(tmp_path,
 
     import keras
 
-    from gradient_lab.tf_speed import keras_internals
+    from gradient_lab import keras_internals
 
     def no_source(function):
         raise OSError("could not get source code")  # What inspect raises for an install without .py files.

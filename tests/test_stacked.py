@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import data
-from gradient_lab import diagnostics, experiment
+from gradient_lab import diagnostics, experiment, stacked_seeds
 from gradient_lab.tf_speed import whole_epochs
 from gradient_lab.tf_speed import stacked
 
@@ -122,7 +122,7 @@ def test_seeds_in_a_second_thread_beside_a_single_run_give_the_same_numbers(tmp_
     config = experiment.config_for("deep_relu", epochs=EPOCHS)
     expected = stacked_members("deep_relu")
     alone = single_run("deep_relu", 0, tmp_path / "alone")
-    thread = stacked.TrainingThread(config, SEEDS)
+    thread = stacked_seeds.TrainingThread(config, SEEDS)
     beside = single_run("deep_relu", 0, tmp_path / "beside")  # Seed 0's story, while the seeds train.
     members = thread.result()
     assert beside["history"] == alone["history"]
@@ -151,7 +151,7 @@ def test_an_error_in_the_seeds_thread_is_raised_again_by_result():
         if epoch == 1:
             raise ValueError("a seed's callback failed")
 
-    thread = stacked.TrainingThread(
+    thread = stacked_seeds.TrainingThread(
         experiment.config_for("deep_relu", epochs=5, diagnostics=False),
         SEEDS,
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=fail_at_the_second_epoch)],
@@ -164,12 +164,14 @@ def test_an_error_in_the_seeds_thread_is_raised_again_by_result():
 def test_a_cancelled_training_thread_stops_at_the_end_of_an_epoch():
     epochs_seen = []
     counter = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch))
-    thread = stacked.TrainingThread(experiment.config_for("deep_relu", epochs=100_000), SEEDS, callbacks=[counter])
+    thread = stacked_seeds.TrainingThread(
+        experiment.config_for("deep_relu", epochs=100_000), SEEDS, callbacks=[counter]
+    )
     while not epochs_seen:  # Until its first epoch ends: tracing done, training under way.
         thread.thread.join(0.05)
     thread.cancel()
     assert not thread.thread.is_alive() and len(epochs_seen) < 100_000
-    with pytest.raises(stacked.Cancelled):
+    with pytest.raises(stacked_seeds.Cancelled):
         thread.result()
 
 

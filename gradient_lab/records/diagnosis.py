@@ -1,7 +1,7 @@
 """What a run measures to say why it fails: at init, every epoch (callbacks), and at the end (the verdict)."""
 
 from gradient_lab import diagnostics
-from gradient_lab.tf_speed import layer_statistics
+from gradient_lab import layer_statistics
 
 
 class Diagnosis:

@@ -31,7 +31,7 @@ HPARAMS = (
 FINAL_METRICS = ("train_accuracy", "test_accuracy")
 
 
-def run_result(config, run_dir, layer_keys, history, status, wall_time):
+def run_result(config, run_dir, layer_keys, history, status, wall_time, backend="tensorflow"):
     """Returns the result dict of a run, without the final accuracies.
 
     Args:
@@ -41,6 +41,7 @@ def run_result(config, run_dir, layer_keys, history, status, wall_time):
         history: `{log name: one value per epoch}` (a Keras `History.history`).
         status: `completed` or `interrupted`; a NaN or Inf last loss makes it `nan_loss`.
         wall_time: seconds from the run's start to its end.
+        backend: the Keras backend it trained on.
     """
     history = {key: [float(value) for value in values] for key, values in history.items()}
     if history.get("loss") and not math.isfinite(history["loss"][-1]):
@@ -50,6 +51,7 @@ def run_result(config, run_dir, layer_keys, history, status, wall_time):
         "status": status,
         "config": dataclasses.asdict(config),
         "seed": config.seed,
+        "backend": backend,
         "layer_keys": layer_keys,
         "epochs_completed": len(history.get("loss", [])),
         "wall_time_seconds": wall_time,
@@ -60,7 +62,7 @@ def run_result(config, run_dir, layer_keys, history, status, wall_time):
 
 def write_hparams(config, run_dir, result):
     """Records a finished run for TensorBoard's HParams dashboard: its hyperparameters and final accuracies."""
-    # Here, not at the top: the event writer imports TensorFlow (about 5 s), which reading results does not need.
+    # Here, not at the top: reading results needs neither TensorBoard nor its protos.
     from gradient_lab.records import tensorboard_events
 
     hparams = {name: value for name, value in dataclasses.asdict(config).items() if name in HPARAMS}
@@ -71,7 +73,7 @@ def write_hparams(config, run_dir, result):
 def library_versions():
     """Returns the versions of Python and the libraries that shape the numbers."""
     versions = {"python": platform.python_version()}
-    for package in ("tensorflow", "keras", "tensorboard", "numpy", "scikit-learn", "matplotlib"):
+    for package in ("tensorflow", "jax", "torch", "keras", "tensorboard", "numpy", "scikit-learn", "matplotlib"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

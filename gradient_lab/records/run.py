@@ -15,13 +15,14 @@ import contextlib
 import keras
 
 import grad_logging
+from gradient_lab import backends
+from gradient_lab.batches import ShuffledBatches
 from gradient_lab.figures import training as training_figures
 from gradient_lab.records import report
 from gradient_lab.records.diagnosis import Diagnosis
 from gradient_lab.records.result import run_result, save_result, write_hparams
 from gradient_lab.records.run_dir import INTERRUPTED, NAN_LOSS, TERMINATED, RunStatus, new_run_dir, stop_check
 from gradient_lab.records.seeds import SeedsBeside
-from gradient_lab.tf_speed import whole_epochs
 
 
 class Run:
@@ -84,7 +85,9 @@ class Run:
         history = self.history.history
         logged_norms = self.model is not None and "grad_norm" in "".join(history)
         keys = grad_logging.layer_keys(self.model) if logged_norms else []
-        result = run_result(self.config, self.dir, keys, history, self.status.status, self.status.wall_time)
+        result = run_result(
+            self.config, self.dir, keys, history, self.status.status, self.status.wall_time, backends.current()
+        )
         if result["status"] == "completed" and self.model is not None:
             result["train_accuracy"] = accuracy(self.model, *self.train_data)
             result["test_accuracy"] = accuracy(self.model, *self.test_data)
@@ -119,11 +122,29 @@ class Run:
 
 
 def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, seed):
-    """Trains with `model.fit` (`plain_fit`) or with each epoch in one TensorFlow call (`whole_epochs`).
+    """Trains as `model.fit(x, y, batch_size, epochs, shuffle=True, validation_data)`, the backend's fastest way.
 
-    Both take mini-batches of `batch_size`, reshuffled every epoch (each with its own shuffle).
+    - TensorFlow: each epoch in one TensorFlow call (`tf_speed.whole_epochs`); `plain_fit`: `model.fit`.
+    - JAX: `model.fit`, which Keras jits.
+    - PyTorch: each epoch in one `train_step` call (`torch_speed`); `plain_fit`: `model.fit`.
+
+    Mini-batches of `batch_size` are reshuffled every epoch, each with its own shuffle drawn from `seed`.
     """
-    if plain_fit:
+    backend = backends.current()
+    if backend == "tensorflow" and not plain_fit:
+        from gradient_lab.tf_speed import whole_epochs
+
+        whole_epochs.fit_whole_epochs(
+            model,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            seed=seed,
+        )
+    elif backend == "tensorflow":
         model.fit(
             x,
             y,
@@ -134,16 +155,22 @@ def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, 
             callbacks=callbacks,
             verbose=0,
         )
-    else:
-        whole_epochs.fit_whole_epochs(
-            model,
-            x,
-            y,
+    elif backend == "torch" and not plain_fit:
+        from gradient_lab import torch_speed
+
+        batches = ShuffledBatches(x, y, batch_size, seed)
+        torch_speed.fit_whole_epochs(
+            model, batches, epochs=epochs, validation_data=validation_data, callbacks=callbacks
+        )
+    else:  # JAX, or PyTorch's plain fit.
+        model.fit(
+            ShuffledBatches(x, y, batch_size, seed),
             epochs=epochs,
-            batch_size=batch_size,
             validation_data=validation_data,
+            validation_batch_size=len(validation_data[0]),  # One batch: the same mean, fewer calls.
+            shuffle=False,  # ShuffledBatches shuffles the points; this would shuffle the batches.
             callbacks=callbacks,
-            seed=seed,
+            verbose=0,
         )
 
 

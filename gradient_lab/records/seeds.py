@@ -2,7 +2,7 @@
 
 from gradient_lab import diagnostics
 from gradient_lab.records.run_dir import stop_check
-from gradient_lab.tf_speed import stacked
+from gradient_lab.stacked_seeds import TrainingThread
 from gradient_lab.records.epoch_metrics import EpochMetricsLogger
 
 KEPT = ("loss", "accuracy", "val_loss", "val_accuracy")  # With each layer's mean and max gradient norm.
@@ -22,7 +22,7 @@ class SeedsBeside:
         """Starts training them now, in a second thread, unless started or fewer than 2."""
         if self.num_seeds >= 2 and self.job is None:
             # Their verdicts read only the last epoch's diagnostics; so they take only those.
-            self.job = stacked.TrainingThread(
+            self.job = TrainingThread(
                 self.config, list(range(self.num_seeds)), callbacks=[stop_check()], final_diagnostics_only=True
             )
 

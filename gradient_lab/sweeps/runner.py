@@ -24,7 +24,7 @@ from pathlib import Path
 import joblib
 from tqdm import tqdm
 
-from gradient_lab import cli
+from gradient_lab import backends, cli
 from gradient_lab.tf_speed import runtime
 from gradient_lab import experiment
 from gradient_lab.records.result import json_text, library_versions, write_hparams
@@ -46,6 +46,16 @@ def add_sweep_flags(parser, log_dir):
     parser.add_argument("--figure-dir", default="figures", help="default: %(default)s")
     parser.add_argument("--table-dir", default="results", help="CSV and Markdown tables (default: %(default)s)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    backends.add_flag(parser)
+
+
+def check_backend(args):
+    """Exits with status 2 and one line unless the sweep runs on TensorFlow, the one backend its cells train on."""
+    if args.backend != "tensorflow":
+        cli.fail(
+            f"the sweeps train on TensorFlow only, not on {args.backend}: unset KERAS_BACKEND or use --backend "
+            f"tensorflow (the scripts, mlp_tanh.py and mlp_relu_deep.py, run on every backend)"
+        )
 
 
 def check_cells_fit(cells):

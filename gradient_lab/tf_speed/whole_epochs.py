@@ -27,7 +27,7 @@ import functools
 import keras
 import tensorflow as tf
 
-from gradient_lab.tf_speed import keras_internals
+from gradient_lab import keras_internals
 
 
 def fit_whole_epochs(model, x, y, *, epochs, batch_size, validation_data=None, callbacks=None, seed=0, verbose=0):

@@ -21,13 +21,12 @@ It trains through `model.fit`: `train_step` is overridden to run one whole epoch
 training set is one "batch"), and `metrics` is overridden to be empty, so that `fit`'s own
 metric reset and read between epochs cost nothing; the per-member numbers are the logs.
 
-The parts: `layers.py` (a stacked Dense layer and the flat weights' layout), `model.py` (the model
-and its epoch), `members.py` (each member from its seed's initial weights, and its result) and
-`thread.py` (the members in a second thread).
+The parts: `layers.py` (a stacked Dense layer and the flat weights' layout), `model.py` (the
+model and its epoch) and `members.py` (each member from its seed's initial weights, and its
+result). `gradient_lab/stacked_seeds.py` trains them in a second thread.
 """
 
 from gradient_lab.tf_speed.stacked.members import fit_members, stacked_mlp, train_stacked
 from gradient_lab.tf_speed.stacked.model import StackedMLP
-from gradient_lab.tf_speed.stacked.thread import Cancelled, TrainingThread
 
-__all__ = ["Cancelled", "StackedMLP", "TrainingThread", "fit_members", "stacked_mlp", "train_stacked"]
+__all__ = ["StackedMLP", "fit_members", "stacked_mlp", "train_stacked"]

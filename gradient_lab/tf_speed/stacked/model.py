@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from gradient_lab.tf_speed import whole_epochs
-from gradient_lab.tf_speed.layer_statistics import UnitStatistics
+from gradient_lab.layer_statistics import UnitStatistics
 from gradient_lab.tf_speed.stacked.layers import PARTS, FlatLayout, StackedDense
 
 

@@ -1,10 +1,23 @@
-"""The members trained in a second thread, beside the script's own run of seed 0."""
+"""The stacked seeds on any backend (`train_stacked`), and in a second thread beside the script's seed 0."""
 
 import threading
 
 import keras
 
-from gradient_lab.tf_speed.stacked.members import train_stacked
+
+def train_stacked(config, seeds, callbacks=None, final_diagnostics_only=False):
+    """Trains the seeds of `config` as one stacked model; returns one result dict per seed.
+
+    On TensorFlow `tf_speed.stacked.train_stacked` (its docstring lists the results); on JAX and
+    PyTorch `portable_stacked.train_stacked`, whose diagnostics are always the last epoch's only.
+    """
+    if keras.backend.backend() == "tensorflow":
+        from gradient_lab.tf_speed import stacked
+
+        return stacked.train_stacked(config, seeds, callbacks, final_diagnostics_only)
+    from gradient_lab import portable_stacked
+
+    return portable_stacked.train_stacked(config, seeds, callbacks)
 
 
 class TrainingThread:
@@ -12,7 +25,8 @@ class TrainingThread:
 
     TensorFlow runs its ops without holding Python's lock, so the members train on the second
     core while the script trains seed 0 on the first, if TensorFlow may run two ops at a time
-    (`runtime.start_tensorflow(ops_at_a_time=2)`, as the scripts start it). `cancel()` stops them
+    (`backends.start(ops_at_a_time=2)`, as the scripts start it). JAX and PyTorch release it
+    too, but spend more of a step in Python, which holds it.. `cancel()` stops them
     at the end of their current epoch.
     """
 

@@ -1,0 +1,12 @@
+"""TensorFlow's autodiff for `gradient_lab.autodiff.gradient`."""
+
+import tensorflow as tf
+
+
+def gradient(function, tensors):
+    """The gradients of the scalar `function(tensors)` with respect to each of `tensors`, by `tf.GradientTape`."""
+    tensors = [tf.convert_to_tensor(tensor) for tensor in tensors]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        value = function(tensors)
+    return tape.gradient(value, tensors)
