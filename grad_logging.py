@@ -32,8 +32,11 @@ the applied ones:
 - `clipnorm`, `clipvalue`, `global_clipnorm`: Keras clips inside `apply`, after this callback
   has looked, so the logged norms are those before clipping. With `SGD(clipnorm=1e-3)` a
   logged norm of 0.05 means a step along a gradient of norm 1e-3.
-- `LossScaleOptimizer` (mixed precision): the gradients are those of the scaled loss, so the
-  norms are `optimizer.scale` times the true ones; Keras unscales them inside `apply`.
+- `LossScaleOptimizer` (mixed precision): it scales the loss, then unscales the gradients and
+  hands them to its inner optimizer's `apply`, unless one is Inf or NaN (then it skips the step
+  and lowers the scale). This callback wraps the inner optimizer's `apply`: it logs the unscaled
+  gradients of the steps that were applied, and the skipped steps not at all. (On JAX the inner
+  optimizer is the only one whose `apply` runs.)
 - A loss scaled in the model (a `loss_weights` factor, say) scales the gradients with it:
   they are the gradients of the loss as compiled.
 """
@@ -102,6 +105,13 @@ def layer_norms(layers, grads_by_path):
     return ops.stack(rows)
 
 
+def measured_optimizer(optimizer):
+    """The optimizer whose `apply` gets the gradients to log: a `LossScaleOptimizer`'s inner one, else itself."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.inner_optimizer
+    return optimizer
+
+
 class GradientNormLogger(keras.callbacks.Callback):
     """Keras callback: per-layer gradient norms into the epoch `logs`, the History and TensorBoard.
 
@@ -133,7 +143,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         the sum and the max of the norms, the step count, and the last step's norms and gradients.
         """
         self.layers, self.keys = trainable_layers(self.model), layer_keys(self.model)
-        optimizer, shape = self.model.optimizer, self.norms_shape()
+        optimizer, shape = measured_optimizer(self.model.optimizer), self.norms_shape()
         self._sum, self._max, self._last = (
             optimizer.add_variable(shape, initializer="zeros", name=f"grad_norm_{kind}")
             for kind in ("sum", "max", "last")
@@ -147,7 +157,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         }
 
     def _wrap_apply(self, model):
-        optimizer = model.optimizer
+        optimizer = measured_optimizer(model.optimizer)
         original_apply = getattr(optimizer.apply, "original_apply", optimizer.apply)  # Wrap once, not twice.
 
         def apply(grads, trainable_variables=None):

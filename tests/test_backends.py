@@ -72,9 +72,14 @@ USE = """
         for part, name in enumerate(("kernel_", "bias_", "")):
             expected[history_key(key, name + "mean")] = float(norms[:, layer, part].mean())
             expected[history_key(key, name + "max")] = float(norms[:, layer, part].max())
+    # Mixed precision's LossScaleOptimizer (scale 2**15): the inner optimizer's unscaled gradients.
+    model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(learning_rate=0.0)), loss="mse")
+    scaled = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+                       callbacks=[GradientNormLogger()]).history
     ours = sorted(name for name in sys.modules if name.split(".")[0] in ("gradient_lab", "data"))
     print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow" in sys.modules, "ours": ours,
                       "history": {k: v for k, v in history.items() if k.startswith("grad_norm/")},
+                      "loss_scaled": {k: v for k, v in scaled.items() if k.startswith("grad_norm/")},
                       "expected": expected}))
 """
 
@@ -122,6 +127,8 @@ def test_copied_alone_its_norms_are_the_backends_own_autodiff(backend, outputs):
     assert sorted(history) == sorted(expected) and len(expected) == 3 * 6
     for key, value in expected.items():
         np.testing.assert_allclose(history[key], [value, value], rtol=1e-5, err_msg=f"{backend} {key}")
+        # Under a LossScaleOptimizer: the same, unscaled, norms.
+        np.testing.assert_allclose(output["loss_scaled"][key], [value], rtol=1e-5, err_msg=f"{backend} scaled {key}")
     # The event file, read back by TensorBoard's own reader: the same numbers, a histogram an epoch.
     events = EventAccumulator(str(output["train_events"]), size_guidance={"scalars": 0, "histograms": 0}).Reload()
     for key, values in history.items():
