@@ -121,12 +121,14 @@ class GradientNormLogger(keras.callbacks.Callback):
         histogram_freq: write gradient histograms every this many epochs (0: never).
         per_step: also write every optimizer step's total norm per layer (needs one optimizer
             step per Keras batch, as plain `model.fit` takes them).
+        writer: a `SummaryWriter` to write to instead of opening one in `<log_dir>/train`
+            (tensorboardX's, or `torch.utils.tensorboard`'s); closed at the end of training.
     """
 
-    def __init__(self, log_dir=None, histogram_freq=1, per_step=False):
+    def __init__(self, log_dir=None, histogram_freq=1, per_step=False, writer=None):
         super().__init__()
         self.log_dir, self.histogram_freq, self.per_step = log_dir, histogram_freq, per_step
-        self.writer = None
+        self.writer = writer
         self._steps = None
 
     def set_model(self, model):

@@ -2,9 +2,8 @@
 
 Callbacks add numbers to the epoch logs (so to the History, the result JSON and TensorBoard)
 or keep decision-boundary snapshots; `verdict` turns a finished run into a few plain sentences.
-The per-layer statistics computed inside TensorFlow's epoch call (saturation, dead units,
-update ratios) and the backward signal at init (TensorFlow's autodiff) are in
-`gradient_lab/tf_speed/layer_statistics.py`.
+The per-layer statistics of every epoch (saturation, dead units, update ratios) and the
+backward signal at init (by the backend's own autodiff) are in `gradient_lab/layer_statistics.py`.
 
 The thresholds behind the verdict's words are in `gradient_lab/thresholds.py`.
 """

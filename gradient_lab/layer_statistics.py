@@ -3,7 +3,7 @@
 `LayerDiagnostics` adds saturation, dead units, activation statistics and update ratios per layer
 to the epoch logs; `backward_signal_at_init` compares theory and measurement before training.
 The verdict that reads them is `gradient_lab.diagnostics.verdict`. Both are written in
-`keras.ops`; the gradients at init come from the backend's own autodiff (`autodiff.gradient`).
+`keras.ops`; the gradients at init come from the backend's own autodiff (`native.gradient`).
 """
 
 import keras
@@ -11,7 +11,7 @@ import numpy as np
 from keras import ops
 
 import grad_logging
-from gradient_lab import autodiff
+from gradient_lab import native
 from gradient_lab.diagnostics import activation_name
 from gradient_lab.thresholds import SIGMOID_SATURATION, TANH_SATURATION
 
@@ -86,6 +86,8 @@ class LayerDiagnostics(keras.callbacks.Callback):
         self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self._unit_statistics = UnitStatistics([int(layer.output.shape[-1]) for layer in self.layers], self.kinds)
         self._x = ops.convert_to_tensor(self.x)
+        # `whole_epochs` computes the statistics inside each epoch's call; plain `fit` calls this.
+        self._compiled_statistics = native.compiled(self.epoch_graph_statistics, self.model.variables)
 
     def epoch_graph_statistics(self):
         """Traceable: one row per layer of saturated, dead, mean, std and weight norm."""
@@ -100,7 +102,7 @@ class LayerDiagnostics(keras.callbacks.Callback):
         # `whole_epochs` computes the table inside the epoch's own call; plain `fit` does not.
         table = logs.pop("_layer_statistics", None)
         if table is None:
-            table = self.epoch_graph_statistics()["_layer_statistics"]
+            table = self._compiled_statistics()["_layer_statistics"]
         for key, kind, (saturated, dead, mean, std, weight_norm) in zip(
             self.keys, self.kinds, ops.convert_to_numpy(table).tolist()
         ):
@@ -158,26 +160,33 @@ def backward_signal_at_init(model, x, y):
                 current = current + nudges[index]
         return pre_activations, current
 
-    pre_activations, output = forward(weights)
-    # One output unit, and inputs that do not interact: the gradient of the summed output
-    # holds each input's own d output / d activations.
-    nudges = [ops.zeros_like(z) for z in pre_activations]
-    signals = autodiff.gradient(lambda nudges: ops.sum(forward(weights, nudges)[1]), nudges)
-    backward = [float(np.mean(np.linalg.norm(ops.convert_to_numpy(signal), axis=1))) for signal in signals]
     loss = keras.losses.BinaryCrossentropy()
-    flat = [weight for layer_weights in weights for weight in layer_weights]
     sizes = [len(layer_weights) for layer_weights in weights]
 
-    def loss_of(flat_weights):
+    def unflatten(flat_weights):
         starts = np.cumsum([0, *sizes])
-        return loss(y, forward([flat_weights[start:end] for start, end in zip(starts, starts[1:])])[1])
+        return [flat_weights[start:end] for start, end in zip(starts, starts[1:])]
 
-    gradients = autodiff.gradient(loss_of, flat)
-    # Elementwise activations: d a / d z is diagonal, and its diagonal f'(z) of every layer
-    # is the gradient of the sum of all their outputs with respect to the z's.
-    slopes = autodiff.gradient(
-        lambda zs: sum(ops.sum(layer.activation(z)) for layer, z in zip(layers, zs)), pre_activations
+    def measure(flat_weights):
+        """The backward signals, the loss's gradients and the activations' slopes, by the backend's autodiff."""
+        layer_weights = unflatten(flat_weights)
+        pre_activations, _ = forward(layer_weights)
+        # One output unit, and inputs that do not interact: the gradient of the summed output
+        # holds each input's own d output / d activations.
+        nudges = [ops.zeros_like(z) for z in pre_activations]
+        signals = native.gradient(lambda nudges: ops.sum(forward(layer_weights, nudges)[1]), nudges)
+        gradients = native.gradient(lambda flat: loss(y, forward(unflatten(flat))[1]), flat_weights)
+        # Elementwise activations: d a / d z is diagonal, and its diagonal f'(z) of every layer
+        # is the gradient of the sum of all their outputs with respect to the z's.
+        slopes = native.gradient(
+            lambda zs: sum(ops.sum(layer.activation(z)) for layer, z in zip(layers, zs)), pre_activations
+        )
+        return signals, gradients, slopes
+
+    signals, gradients, slopes = native.jitted(measure)(
+        [weight for layer_weights in weights for weight in layer_weights]
     )
+    backward = [float(np.mean(np.linalg.norm(ops.convert_to_numpy(signal), axis=1))) for signal in signals]
     spectral = []
     for layer_weights, slope in zip(weights, slopes):
         kernel = ops.convert_to_numpy(layer_weights[0])

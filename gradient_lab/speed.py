@@ -1,8 +1,11 @@
 """The gradient-norm logger a run uses: the fastest one for its backend, with `grad_logging`'s numbers."""
 
+from pathlib import Path
+
 import keras
 
 import grad_logging
+from gradient_lab.records.tensorboard_events import BatchedSummaryWriter
 
 
 def gradient_norm_logger(log_dir, histogram_freq=1, per_step=False):
@@ -16,4 +19,5 @@ def gradient_norm_logger(log_dir, histogram_freq=1, per_step=False):
         from gradient_lab.tf_speed.gradient_logger import FastGradientNormLogger
 
         return FastGradientNormLogger(log_dir, histogram_freq=histogram_freq, per_step=per_step)
-    return grad_logging.GradientNormLogger(log_dir, histogram_freq=histogram_freq, per_step=per_step)
+    writer = None if log_dir is None else BatchedSummaryWriter(Path(log_dir) / "train")
+    return grad_logging.GradientNormLogger(histogram_freq=histogram_freq, per_step=per_step, writer=writer)

@@ -64,7 +64,7 @@ def test_the_portable_check_follows_imports():
 
 def test_outside_the_sweeps_tensorflows_speed_path_is_imported_only_where_a_run_is_on_tensorflow():
     # JAX and PyTorch runs share the package with TensorFlow's: every import of `tf_speed` outside
-    # it sits inside a function (a TensorFlow branch, such as `autodiff.gradient`'s), none at the
+    # it sits inside a function (a TensorFlow branch, such as `native.gradient`'s), none at the
     # top of a module. The sweeps train on TensorFlow only (`runner.check_backend`).
     def top_level_imports(path):
         for node in ast.parse(path.read_text()).body:
@@ -79,7 +79,7 @@ def test_outside_the_sweeps_tensorflows_speed_path_is_imported_only_where_a_run_
         f"{path.name}: {name}" for path in outside + scripts for name in top_level_imports(path) if "tf_speed" in name
     ]
     assert found == []
-    assert "gradient_lab.tf_speed.autodiff" in imported_names(PACKAGE / "autodiff.py")  # Inside a function: seen.
+    assert "gradient_lab.tf_speed.native" in imported_names(PACKAGE / "native.py")  # Inside a function: seen.
 
 
 def our_imports():

@@ -84,6 +84,43 @@ class EventWriter:
             self._records.close()
 
 
+class BatchedSummaryWriter:
+    """The `SummaryWriter` calls `grad_logging` makes (`add_scalar`, `add_histogram`, `flush`, `close`), batched.
+
+    tensorboardX's `SummaryWriter` writes and frames every value as it comes: about 5 ms an epoch
+    for a 6-layer MLP's 36 scalars and 6 histograms, as much as the epoch's training on JAX. This
+    one gathers each step's values into one event of an `EventWriter`, which writes them every
+    `flush_every` events: so `flush()` ends the step's event, and the file catches up within
+    `flush_every` events, and at `close()`.
+    """
+
+    def __init__(self, log_dir, flush_every=100):
+        self.events = EventWriter(log_dir, flush_every)
+        self._step, self._scalars, self._histograms = None, {}, {}
+
+    def add_scalar(self, tag, value, step):
+        self._at(step)
+        self._scalars[tag] = float(value)
+
+    def add_histogram(self, tag, values, step):
+        self._at(step)
+        self._histograms[tag] = np.asarray(values)
+
+    def _at(self, step):
+        if step != self._step:
+            self.flush()
+            self._step = step
+
+    def flush(self):
+        if self._scalars or self._histograms:
+            self.events.write(self._step, self._scalars, self._histograms)
+        self._scalars, self._histograms = {}, {}
+
+    def close(self):
+        self.flush()
+        self.events.close()
+
+
 def histogram_protos(arrays, bucket_count=30):
     """Returns a TensorBoard `HistogramProto` (equal-width buckets) for each array, None if it has no finite value.
 

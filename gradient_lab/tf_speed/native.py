@@ -1,4 +1,4 @@
-"""TensorFlow's autodiff for `gradient_lab.autodiff.gradient`."""
+"""TensorFlow's autodiff and compiler for `gradient_lab.native`."""
 
 import tensorflow as tf
 
@@ -10,3 +10,8 @@ def gradient(function, tensors):
         tape.watch(tensors)
         value = function(tensors)
     return tape.gradient(value, tensors)
+
+
+def compiled(function):
+    """`function` traced into a TensorFlow graph."""
+    return tf.function(function)
