@@ -82,27 +82,37 @@ def history_key(layer_key, stat="mean"):
     return f"grad_norm/{layer_key}/{stat}"
 
 
-def layer_norms(layers, grads_by_path):
+def layer_norms(layers, grads_by_path, to_layer_parts=None):
     """Traceable: the `[layers, 3]` L2 norms (kernel, bias, total) of each layer's gradients.
 
     Args:
         layers: the layers, as `trainable_layers` returns them.
         grads_by_path: each trainable variable's gradient, keyed by `variable.path`; a
             variable without one (the loss does not depend on it) counts as zero.
+        to_layer_parts: `layer_parts_matrix(layers)`, if computed already.
     """
-    rows = []
-    for layer in layers:
-        squares = {"kernel": 0.0, "bias": 0.0, "total": 0.0}
-        for variable in layer.trainable_weights:
-            grad = grads_by_path.get(variable.path)
-            if grad is None:
-                continue
-            square = ops.sum(ops.square(ops.convert_to_tensor(grad)))
-            if variable.name in ("kernel", "bias"):
-                squares[variable.name] += square
-            squares["total"] += square
-        rows.append(ops.sqrt(ops.stack([ops.cast(squares[part], "float32") for part in PARTS])))
-    return ops.stack(rows)
+    variables = [variable for layer in layers for variable in layer.trainable_weights]
+    squares = [
+        ops.sum(ops.square(ops.cast(grads_by_path[variable.path], "float32")))
+        if variable.path in grads_by_path
+        else ops.zeros(())
+        for variable in variables
+    ]
+    # One matrix product adds each variable's squared norm into its layer's parts: few ops a step.
+    to_layer_parts = layer_parts_matrix(layers) if to_layer_parts is None else to_layer_parts
+    return ops.reshape(ops.sqrt(ops.matmul(ops.stack(squares), to_layer_parts)), (len(layers), len(PARTS)))
+
+
+def layer_parts_matrix(layers):
+    """The `[variables, layers * 3]` 0/1 matrix: a kernel counts in its layer's "kernel" and "total", a bias in
+    "bias" and "total", any other variable (BatchNorm's gamma, say) in "total" only."""
+    variables = [(index, variable) for index, layer in enumerate(layers) for variable in layer.trainable_weights]
+    matrix = np.zeros([len(variables), len(layers), len(PARTS)], "float32")
+    for row, (layer, variable) in enumerate(variables):
+        if variable.name in ("kernel", "bias"):
+            matrix[row, layer, PARTS.index(variable.name)] = 1.0
+        matrix[row, layer, PARTS.index("total")] = 1.0
+    return matrix.reshape(len(variables), -1)
 
 
 def measured_optimizer(optimizer):
@@ -142,21 +152,19 @@ class GradientNormLogger(keras.callbacks.Callback):
         """The layers, their keys, and what the steps of the current epoch add up.
 
         The sums live in variables of the optimizer, which every backend's train step updates:
-        the sum and the max of the norms, the step count, and the last step's norms and gradients.
+        the sum, the max and the last step's norms side by side, the step count, and the last
+        step's gradients end to end. Three variables, not one per weight: JAX passes every one
+        in and out of each step's call.
         """
         self.layers, self.keys = trainable_layers(self.model), layer_keys(self.model)
-        optimizer, shape = measured_optimizer(self.model.optimizer), self.norms_shape()
-        self._sum, self._max, self._last = (
-            optimizer.add_variable(shape, initializer="zeros", name=f"grad_norm_{kind}")
-            for kind in ("sum", "max", "last")
-        )
+        self._to_layer_parts = ops.convert_to_tensor(layer_parts_matrix(self.layers))
+        optimizer = measured_optimizer(self.model.optimizer)
+        self._norms = optimizer.add_variable((3, *self.norms_shape()), initializer="zeros", name="grad_norms")
         self._steps = optimizer.add_variable((), initializer="zeros", name="grad_norm_steps")
         self._steps_at_batch = 0
-        variables = [variable for layer in self.layers for variable in layer.trainable_weights]
-        self._last_grads = {
-            variable.path: optimizer.add_variable(variable.shape, initializer="zeros", name="last_gradient")
-            for variable in variables
-        }
+        self._variables = [variable for layer in self.layers for variable in layer.trainable_weights]
+        self._sizes = [int(np.prod(variable.shape)) for variable in self._variables]
+        self._last_grads = optimizer.add_variable((sum(self._sizes),), initializer="zeros", name="last_gradients")
 
     def _wrap_apply(self, model):
         optimizer = measured_optimizer(model.optimizer)
@@ -187,7 +195,7 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def norms(self, grads_by_path):
         """Traceable: one step's norms, `[layers, 3]` (kernel, bias, total). A subclass may measure others."""
-        return layer_norms(self.layers, grads_by_path)
+        return layer_norms(self.layers, grads_by_path, self._to_layer_parts)
 
     def norms_shape(self):
         """The shape of what `norms` returns."""
@@ -195,14 +203,16 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def _record(self, grads_by_path):
         """Traceable, once per optimizer step: adds the step's norms to the epoch's."""
-        norms = self.norms(grads_by_path)
-        self._sum.assign_add(norms)
-        self._max.assign(ops.maximum(self._max, norms))
-        self._last.assign(norms)
+        norms, epoch = self.norms(grads_by_path), self._norms.value
+        self._norms.assign(ops.stack([epoch[0] + norms, ops.maximum(epoch[1], norms), norms]))  # Sum, max, last.
         self._steps.assign_add(1.0)
-        for path, grad in grads_by_path.items():
-            if path in self._last_grads:
-                self._last_grads[path].assign(ops.cast(grad, "float32"))
+        grads = [
+            ops.reshape(ops.cast(grads_by_path[variable.path], "float32"), [-1])
+            if variable.path in grads_by_path
+            else ops.zeros([size])
+            for variable, size in zip(self._variables, self._sizes)
+        ]
+        self._last_grads.assign(ops.concatenate(grads))
 
     def on_train_begin(self, logs=None):
         if self._steps is None and self.model.built and self.model.trainable_weights:
@@ -219,8 +229,7 @@ class GradientNormLogger(keras.callbacks.Callback):
     def _reset(self):
         if self._steps is None:
             return
-        for variable in (self._sum, self._max):
-            variable.assign(ops.zeros(variable.shape))
+        self._norms.assign(ops.zeros(self._norms.shape))
         self._steps.assign(0.0)
         self._steps_at_batch = 0
 
@@ -232,7 +241,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             raise ValueError("per_step=True needs one optimizer step per batch, as plain model.fit takes them")
         self._steps_at_batch = steps
         step = int(np.asarray(self.model.optimizer.iterations.numpy()))
-        for key, norm in zip(self.keys, self._last.numpy()[:, PARTS.index("total")]):
+        for key, norm in zip(self.keys, self._norms.numpy()[2][:, PARTS.index("total")]):
             self.writer.add_scalar(f"grad_norm_step/{key}", float(norm), step)
 
     def epoch_statistics(self):
@@ -240,7 +249,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         steps = int(self._steps.numpy()) if self._steps is not None else 0
         if not steps:
             return None
-        return np.concatenate([self._sum.numpy() / steps, self._max.numpy()], axis=1)
+        norms = self._norms.numpy()
+        return np.concatenate([norms[0] / steps, norms[1]], axis=1)
 
     def on_epoch_end(self, epoch, logs=None):
         table = self.epoch_statistics()
@@ -260,9 +270,12 @@ class GradientNormLogger(keras.callbacks.Callback):
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, epoch)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            for key, layer in zip(self.keys, self.layers):
-                grads = [np.ravel(self._last_grads[variable.path].numpy()) for variable in layer.trainable_weights]
-                self.writer.add_histogram(f"gradients/{key}", np.concatenate(grads), epoch)
+            grads = self._last_grads.numpy()  # Layer after layer: each layer's weights are neighbours.
+            layer_sizes = [
+                sum(int(np.prod(weight.shape)) for weight in layer.trainable_weights) for layer in self.layers
+            ]
+            for key, end, size in zip(self.keys, np.cumsum(layer_sizes), layer_sizes):
+                self.writer.add_histogram(f"gradients/{key}", grads[end - size : end], epoch)
         self.writer.flush()
 
     def on_train_end(self, logs=None):

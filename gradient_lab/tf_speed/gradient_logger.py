@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from gradient_lab.tf_speed import whole_epochs
 from gradient_lab.records.tensorboard_events import EventWriter
-from grad_logging import PARTS, STAT_NAMES, history_key, layer_keys, trainable_layers
+from grad_logging import PARTS, STAT_NAMES, history_key, layer_keys, layer_parts_matrix, trainable_layers
 
 # Up to this many numbers (16 MB) in its buffers, the tracker keeps every step's whole
 # gradient; beyond, only each variable's squared norm.
@@ -50,24 +50,6 @@ def flat_positions(variables):
 def layer_sizes(layers):
     """Returns the number of trainable values in each layer: its share of such a flat vector."""
     return [sum(int(np.prod(variable.shape)) for variable in layer.trainable_weights) for layer in layers]
-
-
-def variable_to_layer_parts(layers):
-    """The `[variables, layers * 3]` matrix that adds each variable's squared norm to its layer's parts.
-
-    A kernel's goes to its layer's "kernel" column, a bias's to "bias", and both to "total"
-    (other variables, such as BatchNorm's gamma, only to "total").
-    """
-    variables = [variable for layer in layers for variable in layer.trainable_weights]
-    to_layer_parts = np.zeros([len(variables), len(layers), len(PARTS)], np.float32)
-    column = 0
-    for layer_index, layer in enumerate(layers):
-        for variable in layer.trainable_weights:
-            if variable.name in ("kernel", "bias"):
-                to_layer_parts[column, layer_index, PARTS.index(variable.name)] = 1.0
-            to_layer_parts[column, layer_index, 2] = 1.0
-            column += 1
-    return to_layer_parts.reshape(len(variables), -1)
 
 
 def wrap_optimizer_apply(model, record, tracker):
@@ -112,7 +94,7 @@ class GradientNormTracker:
         layers = trainable_layers(model)
         self._variables = [variable for layer in layers for variable in layer.trainable_weights]
         variable_sizes = [int(np.prod(variable.shape)) for variable in self._variables]
-        to_layer_parts = variable_to_layer_parts(layers)
+        to_layer_parts = layer_parts_matrix(layers)
         # Where each variable's gradient goes in one flat vector of all gradients, which
         # variable each entry of that vector belongs to, and which part is each layer's.
         self._flat_positions = flat_positions(self._variables)
