@@ -39,7 +39,19 @@ def fit_whole_epochs(model, batches, *, epochs, validation_data=None, callbacks=
     def train_one_epoch(_):
         _reset_metrics(model)
         for index in range(len(batches)):
-            keras_train_step(tuple(torch.as_tensor(array) for array in batches[index]))
+            batch = tuple(torch.as_tensor(array) for array in batches[index])
+            try:
+                keras_train_step(batch)
+            except RuntimeError:
+                # Keras's binary cross-entropy on PyTorch raises on a NaN output, where the other
+                # backends give a NaN loss. Then the epoch's loss is NaN, and `TerminateOnNaN`
+                # stops the run, as on the other backends.
+                with torch.no_grad():
+                    if bool(torch.isfinite(model(batch[0])).all()):
+                        raise
+                nan = torch.tensor(float("nan"))
+                logs = {name: nan for name in model.get_metrics_result()}
+                return {**logs, **({f"val_{name}": nan for name in logs} if validation_data is not None else {})}
         batches.on_epoch_end()
         logs = model.get_metrics_result()
         if validation_data is not None:

@@ -68,6 +68,9 @@ def main():
     script = runpy.run_path(str(ROOT / "mlp_relu_deep.py"), run_name="backend_checks")
     flags = ["--epochs", "6", "--seeds", "3", "--log-dir", str(out / "logs"), "--figure-dir", str(out / "figures")]
     checks["script_status"] = script["main"](flags)
+    # A learning rate that overflows the weights: the loss becomes NaN (on PyTorch, Keras's loss raises instead).
+    nan_flags = ["--learning-rate", "1e30", "--seed", "1", "--seeds", "1", "--run-name", "nan", "--epochs", "5"]
+    checks["nan_script_status"] = script["main"]([*nan_flags, *flags[4:]])
     (out / "checks.json").write_text(json.dumps(checks))
 
 

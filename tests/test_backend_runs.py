@@ -110,11 +110,20 @@ def test_the_deep_relu_script_runs_with_its_seeds_events_and_figures(backend, ch
     np.testing.assert_allclose(
         [event.value for event in validation.Reload().Scalars("epoch_accuracy")], history["val_accuracy"], rtol=1e-6
     )
-    figures = sorted(path.name for path in (out / "figures").iterdir())
+    figures = sorted(path.name for path in (out / "figures").glob("deep_relu_*"))
     assert figures == [
         f"deep_relu_{kind}.png"
         for kind in ("decision_boundary", "grad_heatmap", "grad_norms", "init_jacobians", "learning_curves")
     ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nan_loss_stops_the_script_with_status_1_and_keeps_its_logs(backend, checks):
+    ours, out = of(checks, backend)
+    assert ours["nan_script_status"] == 1
+    result = json.loads((out / "logs" / "nan" / "result.json").read_text())
+    assert result["status"] == "nan_loss" and result["epochs_completed"] == 1
+    assert not np.isfinite(result["history"]["loss"][-1]) and len(result["history"]["accuracy"]) == 1
 
 
 @pytest.mark.parametrize("script", ["multiseed.py", "studies.py"])
