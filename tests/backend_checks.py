@@ -1,5 +1,8 @@
 """What tests/test_backend_runs.py measures on one backend, in a fresh interpreter: python backend_checks.py OUT_DIR.
 
+With `--headline`, instead: each reference model's 20 seeds, 500 epochs, stacked, as the headline
+test trains them on TensorFlow; writes OUT_DIR/headline.json, each seed's test accuracy per model.
+
 KERAS_BACKEND names the backend. Writes OUT_DIR/checks.json: the init diagnostics and layer
 statistics of fixed weights, a stacked run with one member's weights made infinite, and
 runs mlp_relu_deep.py (through its `main`, as the shell would) into OUT_DIR/logs and OUT_DIR/figures.
@@ -61,8 +64,18 @@ def stacked_with_a_nan_member():
     return {"members": members, "member_2_alone": alone}
 
 
+def headline(out):
+    accuracies = {}
+    for model in ("shallow_tanh", "deep_tanh", "deep_relu"):
+        members = stacked_seeds.train_stacked(experiment.config_for(model, histogram_freq=0), list(range(20)))
+        accuracies[model] = [member.get("test_accuracy", 0.0) for member in members]  # A NaN loss did not learn.
+    (out / "headline.json").write_text(json.dumps({"backend": backends.current(), "accuracies": accuracies}))
+
+
 def main():
     out = Path(sys.argv[1])
+    if sys.argv[2:] == ["--headline"]:
+        return headline(out)
     checks = {"backend": backends.current(), "fixed": diagnostics_of_fixed_weights()}
     checks["nan"] = stacked_with_a_nan_member()
     script = runpy.run_path(str(ROOT / "mlp_relu_deep.py"), run_name="backend_checks")

@@ -155,3 +155,27 @@ def test_a_bad_backend_is_one_line_and_exit_2(flag, message, tmp_path):
     assert status == 2
     assert stderr.strip().splitlines()[0].startswith(message) and len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_headline_holds_on_every_backend(backend, tmp_path):
+    # The conclusions, not seed 0's numbers: each backend draws its own weights from the same seeds.
+    from test_headline import AT_LEAST, AT_MOST
+
+    from gradient_lab.thresholds import SUCCESS_ACCURACY
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (pip install -r requirements-backends.txt)")
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "backend_checks.py"), str(tmp_path), "--headline"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    accuracies = json.loads((tmp_path / "headline.json").read_text())["accuracies"]
+    learned = {model: sum(value >= SUCCESS_ACCURACY for value in values) for model, values in accuracies.items()}
+    assert learned["shallow_tanh"] >= AT_LEAST and learned["deep_relu"] >= AT_LEAST, learned
+    assert learned["deep_tanh"] <= AT_MOST, learned

@@ -118,7 +118,7 @@ def stop_when_ready(run_dir, when):
 
 def assert_partial_result(run_dir, when, stdout, stderr):
     """The stopped run said so, without a traceback, and left a readable result and events."""
-    assert "interrupted" in stdout and "Traceback" not in stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr, (stdout[-2000:], stderr[-4000:])
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"
     if when == "after 100 epochs":

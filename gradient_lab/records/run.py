@@ -73,7 +73,18 @@ class Run:
         self.seeds.start()
         callbacks = [stop_check(), keras.callbacks.TerminateOnNaN(), *callbacks, self.history]
         try:
-            fit(model, x, y, epochs, batch_size, validation_data, callbacks, self.config.plain_fit, self.config.seed)
+            fit(
+                model,
+                x,
+                y,
+                epochs,
+                batch_size,
+                validation_data,
+                callbacks,
+                self.config.plain_fit,
+                self.config.seed,
+                self.config.per_step,
+            )
         finally:
             for callback in callbacks:  # Flush what was logged, even after Ctrl-C.
                 if hasattr(callback, "close"):
@@ -121,7 +132,7 @@ class Run:
         return report.report(self.result, self.dir, self.status.stop_status)
 
 
-def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, seed):
+def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, seed, per_step=False):
     """Trains as `model.fit(x, y, batch_size, epochs, shuffle=True, validation_data)`, the backend's fastest way.
 
     - TensorFlow: each epoch in one TensorFlow call (`tf_speed.whole_epochs`); `plain_fit`: `model.fit`.
@@ -129,6 +140,7 @@ def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, 
     - PyTorch: each epoch in one `train_step` call (`torch_speed`); `plain_fit`: `model.fit`.
 
     Mini-batches of `batch_size` are reshuffled every epoch, each with its own shuffle drawn from `seed`.
+    `per_step`: a callback logs every optimizer step, so each needs its own callback round.
     """
     backend = backends.current()
     if backend == "tensorflow" and not plain_fit:
@@ -163,15 +175,24 @@ def fit(model, x, y, epochs, batch_size, validation_data, callbacks, plain_fit, 
             model, batches, epochs=epochs, validation_data=validation_data, callbacks=callbacks
         )
     else:  # JAX, or PyTorch's plain fit.
-        model.fit(
-            ShuffledBatches(x, y, batch_size, seed),
-            epochs=epochs,
-            validation_data=validation_data,
-            validation_batch_size=len(validation_data[0]),  # One batch: the same mean, fewer calls.
-            shuffle=False,  # ShuffledBatches shuffles the points; this would shuffle the batches.
-            callbacks=callbacks,
-            verbose=0,
-        )
+        batches = ShuffledBatches(x, y, batch_size, seed)
+        compiled_steps = model.steps_per_execution
+        if backend == "jax" and not per_step:
+            # The epoch's steps in one call of the train function (compile's `steps_per_execution`):
+            # fewer callback rounds. `per_step` logging needs a callback round after every step.
+            model.steps_per_execution = len(batches)
+        try:
+            model.fit(
+                batches,
+                epochs=epochs,
+                validation_data=validation_data,
+                validation_batch_size=None if validation_data is None else len(validation_data[0]),  # One batch.
+                shuffle=False,  # ShuffledBatches shuffles the points; this would shuffle the batches.
+                callbacks=callbacks,
+                verbose=0,
+            )
+        finally:
+            model.steps_per_execution = compiled_steps
 
 
 def accuracy(model, x, y):
