@@ -5,6 +5,7 @@ the gradient back unchanged where it is active, and He initialisation keeps the 
 scale from layer to layer, so every layer learns: about 0.84 test accuracy.
 
 Run:    python mlp_relu_deep.py
+        python mlp_relu_deep.py --backend jax   (or torch, or KERAS_BACKEND=jax)
 Writes: logs/deep_relu/ (TensorBoard events, result.json) and figures/deep_relu_*.png
 Then:   tensorboard --logdir logs
 """

@@ -6,6 +6,7 @@ gradients tens of times smaller than the output layer's (1/24 at epoch 1 for see
 network stays near chance (about 0.55).
 
 Run:    python mlp_tanh.py               (both models; --model shallow or --model deep for one)
+        python mlp_tanh.py --backend jax   (or torch, or KERAS_BACKEND=jax)
 Writes: logs/<model>/ (TensorBoard events, result.json) and figures/<model>_*.png
 Then:   tensorboard --logdir logs
 """
